@@ -1,0 +1,47 @@
+# The two front-door commands: `make run` and `make test`. Everything else is set up by them.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_BOOTSTRAP := .ipb/uv-bootstrap
+UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOTSTRAP)/bin/uv)
+VENV := .venv
+IPB := $(VENV)/bin/ipb
+export IPB_DEMO_MODE ?= 1
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+export GX_ANALYTICS_ENABLED := false
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: run test setup lint warehouse-start warehouse-stop clean bench
+
+run: setup warehouse-start  ## set up, start the warehouse, run the nightly pipeline on sample data
+	$(IPB) demo
+
+test: setup lint warehouse-start  ## set up, start what the tests need, run the whole test suite
+	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+setup: $(VENV)/.synced
+
+$(UV_BOOTSTRAP)/bin/uv:
+	@mkdir -p .ipb
+	$(PYTHON) -m venv $(UV_BOOTSTRAP)
+	$(UV_BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+lint: setup
+	$(VENV)/bin/ruff check src dags tests bench expectations
+	$(VENV)/bin/sqlfluff lint --disable-progress-bar --processes 2 $(wildcard dbt_project/models dbt_project/macros dbt_project/snapshots) src/ipb/sql
+
+warehouse-start: setup
+	$(IPB) warehouse start
+
+warehouse-stop: setup
+	$(IPB) warehouse stop
+
+bench: setup warehouse-start
+	$(VENV)/bin/python bench/ingest.py
+	$(VENV)/bin/python bench/night.py
+
+clean: warehouse-stop
+	rm -rf .ipb $(VENV) dbt_project/target dbt_project/logs

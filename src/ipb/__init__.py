@@ -1,0 +1,1 @@
+"""Integrated personal budgets warehouse."""

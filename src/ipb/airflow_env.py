@@ -1,0 +1,61 @@
+"""Airflow configured for local work inside the repository, through environment variables only.
+
+Call `apply()` before importing anything from Airflow: Airflow reads its configuration at import.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from ipb.config import Settings
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The variables a local Airflow needs. The warehouse is exposed as the connection `ipb_warehouse`."""
+    from ipb import warehouse
+
+    env = {
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"(airflow|ipb)\..*",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "SCARF_ANALYTICS": "false",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{settings.airflow_home / 'airflow.db'}",
+        "IPB_HOME": str(settings.home),
+        "IPB_STATE_DIR": str(settings.state_dir),
+        "IPB_LANDING_DIR": str(settings.landing_dir),
+        "IPB_OUTPUT_DIR": str(settings.output_dir),
+        "IPB_WAREHOUSE_PORT": str(settings.port),
+        "IPB_WAREHOUSE_DB": settings.database,
+    }
+    # The connection URL carries the local password: it lives only in this process's environment.
+    env["AIRFLOW_CONN_IPB_WAREHOUSE"] = warehouse.admin_url(settings)
+    return env
+
+
+def apply(settings: Settings) -> None:
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(environment(settings))
+
+
+def migrate(settings: Settings) -> None:
+    """Create or upgrade the SQLite metadata database (idempotent, ~5 s the first time)."""
+    apply(settings)
+    marker = settings.airflow_home / ".migrated"
+    db = settings.airflow_home / "airflow.db"
+    if marker.exists() and db.exists():
+        return
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    marker.write_text("ok\n")

@@ -1,0 +1,132 @@
+"""The feed registry: the contract of FEEDS.md as data, shared by the generator, the loader and the DAGs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Feed:
+    name: str  # nhs_phb, social_care, send
+    columns: tuple[str, ...]  # header exactly as the contract spells it
+    sender_column: str  # column that must equal the sender code in the file name
+    sender_kind: str  # which reference code names the sender: icb_code, cld_la_code, dfe_la_number
+    key_column: str  # unique within a file, stable across extracts
+    funder_label: str
+
+    @property
+    def raw_table(self) -> str:
+        return f"raw.{self.name}"
+
+    @property
+    def file_pattern(self) -> re.Pattern[str]:
+        return re.compile(rf"^{self.name}_(?P<sender>[A-Za-z0-9]+)_(?P<date>\d{{8}})\.csv$")
+
+    def file_name(self, sender: str, yyyymmdd: str) -> str:
+        return f"{self.name}_{sender}_{yyyymmdd}.csv"
+
+
+def raw_column(header: str) -> str:
+    """Column name in the raw table: the contract's header in lower case (PostgreSQL folds names)."""
+    return header.lower()
+
+
+NHS_PHB = Feed(
+    name="nhs_phb",
+    columns=(
+        "phb_id", "nhs_number", "forename", "surname", "date_of_birth", "sex", "postcode", "icb_code",
+        "sub_icb_code", "phb_category", "direct_payment_gbp", "notional_gbp", "third_party_gbp",
+        "management_option", "budget_basis", "indicative_budget_gbp", "care_plan_agreed_date",
+        "start_date", "end_date", "record_updated_at",
+    ),
+    sender_column="icb_code",
+    sender_kind="icb_code",
+    key_column="phb_id",
+    funder_label="health",
+)
+
+SOCIAL_CARE = Feed(
+    name="social_care",
+    columns=(
+        "LA_Code", "LA_Person_Unique_Identifier", "NHS_Number", "Date_of_Birth", "Gender", "Postcode",
+        "Primary_Support_Reason", "Client_Funding_Status", "Event_Type", "Event_Reference",
+        "Event_Start_Date", "Event_End_Date", "Service_Type", "Service_Component", "Delivery_Mechanism",
+        "Unit_Cost", "Cost_Frequency_Unit_Type", "Planned_units_per_week",
+        "Reporting_Period_Start_Date", "Reporting_Period_End_Date",
+    ),
+    sender_column="LA_Code",
+    sender_kind="cld_la_code",
+    key_column="Event_Reference",
+    funder_label="social_care",
+)
+
+SEND = Feed(
+    name="send",
+    columns=(
+        "LEA", "PersonID", "UPN", "UniqueLearnerNumber", "NHSNumber", "Surname", "Forename",
+        "PersonBirthDate", "Sex", "PostCode", "EHCPlanID", "StartDate", "CeaseDate", "SENPrimaryNeed",
+        "PB", "OA", "DP", "EducationElementGBP", "SocialCareElementGBP", "BudgetStartDate",
+        "BudgetEndDate", "LastUpdated",
+    ),
+    sender_column="LEA",
+    sender_kind="dfe_la_number",
+    key_column="EHCPlanID",
+    funder_label="education",
+)
+
+FEEDS: dict[str, Feed] = {f.name: f for f in (NHS_PHB, SOCIAL_CARE, SEND)}
+
+# Code lists from FEEDS.md.
+PHB_CATEGORIES = (
+    "CHC", "CYP_CC", "S117", "WHEELCHAIR", "PMCB", "LD_AUTISM", "MENTAL_HEALTH", "END_OF_LIFE", "LTC", "OTHER",
+)
+PHB_MANAGEMENT_OPTIONS = ("DIRECT_PAYMENT", "NOTIONAL", "THIRD_PARTY", "MIXED")
+PHB_BUDGET_BASIS = ("ANNUAL", "ONE_OFF")
+PERSON_SEX_CODES = ("1", "2", "9", "X")
+SEND_SEX_CODES = ("M", "F")
+SEN_PRIMARY_NEEDS = ("SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI", "VI", "MSI", "PD", "ASD", "OTH")
+CLD_EVENT_TYPES = ("Service", "Request", "Assessment", "Review")
+CLD_DELIVERY_MECHANISMS = ("Direct payment", "CASSR managed personal budget", "CASSR commissioned support")
+CLD_PERSONAL_BUDGET_MECHANISMS = ("Direct payment", "CASSR managed personal budget")
+CLD_FUNDING_STATUSES = ("Fully social care funded", "Joint client and social care funded", "Fully client funded")
+CLD_COST_FREQUENCIES = (
+    "Hourly", "Daily", "Per session", "Weekly", "Fortnightly", "4-weekly", "Monthly", "Quarterly", "Annually",
+    "One-off",
+)
+CLD_UNIT_FREQUENCIES = ("Hourly", "Daily", "Per session")  # need Planned_units_per_week
+CLD_PRIMARY_SUPPORT_REASONS = (
+    "Physical support: access and mobility only",
+    "Physical support: personal care support",
+    "Sensory support: support for visual impairment",
+    "Sensory support: support for hearing impairment",
+    "Sensory support: support for dual impairment",
+    "Support with memory and cognition",
+    "Learning disability support",
+    "Mental health support",
+    "Social support: substance misuse support",
+    "Social support: asylum seeker support",
+    "Social support: support for social isolation/other",
+)
+CLD_SERVICE_TYPES = (
+    "Long term support: community",
+    "Long term support: residential care",
+    "Long term support: nursing care",
+    "Long term support: prison",
+    "Short term support: ST-Max",
+    "Short term support: other short term",
+    "Unpaid carer support: direct to carer",
+)
+CLD_SERVICE_COMPONENTS = (
+    "Direct payment",
+    "Home support or domiciliary care",
+    "Community supported living",
+    "Shared Lives",
+    "Extra care housing",
+    "Short term residential care",
+    "Residential care",
+    "Nursing care",
+    "Day care",
+    "Equipment",
+    "Other",
+)

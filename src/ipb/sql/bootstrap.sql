@@ -1,0 +1,85 @@
+-- Zones of the warehouse (IG.md): created idempotently by `ipb.db.bootstrap` before every load.
+-- raw tables are created by the loader from the feed registry; dbt owns restricted, build and published schemas.
+create schema if not exists raw;
+create schema if not exists quarantine;
+create schema if not exists audit;
+
+create table if not exists audit.batches (
+    batch_id bigserial primary key,
+    feed text not null,
+    sender_code text,
+    extract_date date,
+    file_name text not null,
+    checksum text not null,
+    status text not null check (status in ('loading', 'loaded', 'rejected', 'duplicate')),
+    rows_in_file bigint not null default 0,
+    rows_loaded bigint not null default 0,
+    rows_quarantined bigint not null default 0,
+    rows_set_aside bigint not null default 0,
+    reason_code text,
+    reason text,
+    run_id text,
+    started_at timestamptz not null default now(),
+    loaded_at timestamptz,
+    constraint batches_accounting check (
+        status not in ('loaded') or rows_in_file = rows_loaded + rows_quarantined
+    )
+);
+-- One loaded batch per checksum and feed: the checksum registry that makes a second load a no-op.
+create unique index if not exists batches_loaded_checksum
+    on audit.batches (feed, checksum) where status = 'loaded';
+
+create table if not exists quarantine.rows (
+    batch_id bigint not null,
+    feed text not null,
+    file_name text not null,
+    row_number bigint not null,
+    reason_code text not null,
+    reason text not null,
+    all_reason_codes text[] not null,
+    record jsonb,
+    quarantined_at timestamptz not null default now(),
+    primary key (batch_id, row_number)
+);
+
+-- IG leads read counts, never the quarantined values.
+create or replace view quarantine.reason_counts as
+select b.feed, b.sender_code, b.extract_date, q.batch_id, q.file_name, q.reason_code, q.reason,
+       count(*) as row_count
+from quarantine.rows as q
+join audit.batches as b using (batch_id)
+group by 1, 2, 3, 4, 5, 6, 7;
+
+create table if not exists audit.validation_runs (
+    validation_run_id bigserial primary key,
+    run_id text not null,
+    checkpoint text not null,
+    success boolean not null,
+    expectations_evaluated int not null,
+    expectations_failed int not null,
+    published boolean not null,
+    decision text not null,
+    data_docs_path text,
+    validated_at timestamptz not null default now()
+);
+
+create table if not exists audit.validation_results (
+    validation_run_id bigint not null references audit.validation_runs on delete cascade,
+    suite text not null,
+    expectation text not null,
+    check_name text not null,
+    success boolean not null,
+    element_count bigint,
+    unexpected_count bigint,
+    observed text
+);
+
+create table if not exists audit.pipeline_events (
+    event_id bigserial primary key,
+    run_id text,
+    dag_id text,
+    task_id text,
+    event text not null,
+    detail text,
+    recorded_at timestamptz not null default now()
+);
