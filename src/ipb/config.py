@@ -8,6 +8,7 @@
 | `IPB_WAREHOUSE_PORT` | `55432` | TCP port of the embedded PostgreSQL on 127.0.0.1 |
 | `IPB_WAREHOUSE_DB` | `ipb` | database that holds the warehouse |
 | `IPB_LANDING_DIR` | `$IPB_STATE_DIR/landing` | landing zone the ingestion DAGs read |
+| `IPB_AIRFLOW_HOME` | `$IPB_STATE_DIR/airflow` | local Airflow home (SQLite metadata, logs) |
 | `IPB_OUTPUT_DIR` | `$IPB_STATE_DIR/outputs` | published CSVs, charts and docs |
 | `IPB_PSEUDONYM_KEY` | unset | HMAC key for person pseudonyms; required outside demo mode |
 | `IPB_DEMO_MODE` | `0` | `1` allows a built-in demo key (never for real data) |
@@ -59,7 +60,8 @@ class Settings:
 
     @property
     def airflow_home(self) -> Path:
-        return self.state_dir / "airflow"
+        env = os.environ.get("IPB_AIRFLOW_HOME")
+        return Path(env).resolve() if env else self.state_dir / "airflow"
 
     @property
     def dags_folder(self) -> Path:

@@ -1,35 +1,63 @@
-"""Connections to the warehouse and the idempotent bootstrap of its zones."""
+"""Connections to the warehouse and the idempotent bootstrap of its zones and roles."""
 
 from __future__ import annotations
 
 from importlib import resources
 
 import psycopg
+from psycopg import sql
 
 from ipb import config, warehouse
 
+# Pipeline components take their own group role, so a bug in one cannot write where it should not.
+LOADER = "ipb_loader"
+TRANSFORMER = "ipb_transformer"
+VALIDATOR = "ipb_validator"
+ROLES = ("ipb_loader", "ipb_transformer", "ipb_analyst", "ipb_ig_lead", "ipb_validator")
+
 
 def url() -> str:
-    """URL of the running warehouse database; a clear error when it is not running."""
+    """Admin URL of the running warehouse database; a clear error when it is not running."""
     return warehouse.require_running(config.load())
 
 
-def connect(autocommit: bool = False) -> psycopg.Connection:
-    return psycopg.connect(url(), autocommit=autocommit)
+def connect(role: str | None = None, autocommit: bool = False) -> psycopg.Connection:
+    """A connection to the warehouse, acting as `role` (SET ROLE) when given."""
+    conn = psycopg.connect(url(), autocommit=autocommit)
+    if role:
+        if role not in ROLES:
+            raise ValueError(f"unknown pipeline role {role!r}")
+        conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+        if not autocommit:
+            conn.commit()
+    return conn
+
+
+def _ddl(name: str) -> str:
+    return resources.files("ipb").joinpath(f"sql/{name}").read_text()
 
 
 def bootstrap(conn: psycopg.Connection | None = None) -> None:
-    """Create the raw, quarantine and audit zones if missing (safe to run every time)."""
-    ddl = resources.files("ipb").joinpath("sql/bootstrap.sql").read_text()
+    """Create the raw, quarantine and audit zones and the group roles if missing (safe every time)."""
     if conn is None:
-        with connect() as own:
-            _apply(own, ddl)
+        with psycopg.connect(url()) as own:
+            _apply(own)
     else:
-        _apply(conn, ddl)
+        _apply(conn)
 
 
-def _apply(conn: psycopg.Connection, ddl: str) -> None:
-    # Serialise concurrent bootstraps (three ingestion DAGs may start at once).
+def _apply(conn: psycopg.Connection) -> None:
+    # Serialise concurrent bootstraps (three ingestion DAGs may start at once); roles are cluster-wide.
     conn.execute("select pg_advisory_xact_lock(hashtext('ipb.bootstrap'))")
-    conn.execute(ddl)
+    conn.execute(_ddl("bootstrap.sql"))
+    conn.execute(_ddl("roles.sql"))
+    db_name = conn.execute("select current_database()").fetchone()[0]
+    conn.execute(
+        sql.SQL("grant connect, create on database {} to ipb_transformer").format(sql.Identifier(db_name))
+    )
+    conn.execute(
+        sql.SQL("grant connect on database {} to ipb_loader, ipb_analyst, ipb_ig_lead, ipb_validator").format(
+            sql.Identifier(db_name)
+        )
+    )
     conn.commit()
