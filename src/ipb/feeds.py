@@ -130,3 +130,33 @@ CLD_SERVICE_COMPONENTS = (
     "Equipment",
     "Other",
 )
+
+
+# Defect classes the generator injects (`--defects`) and where the loader must put each one:
+# class -> (expected outcome, reason code). Row defects are quarantined, file defects rejected; encoding
+# variants are accepted. The generator's truth and the ingestion tests both read this one table.
+ROW_DEFECTS: dict[str, str] = {
+    "invalid_nhs_check_digit": "invalid_nhs_number",
+    "malformed_date": "invalid_date",
+    "future_birth_date": "birth_date_in_future",
+    "negative_amount": "negative_amount",
+    "management_option_mismatch": "management_option_mismatch",
+    "direct_payment_not_allowed": "direct_payment_not_allowed",  # DP on a PMCB or WHEELCHAIR budget
+    "chc_for_child": "chc_under_18",
+    "cyp_cc_for_adult": "cyp_cc_18_or_over",
+    "send_over_25": "age_out_of_range",
+    "pb0_with_amounts": "pb_flags_inconsistent",
+    "duplicate_key": "duplicate_key",  # a later row repeating an earlier row's key; the first is kept
+    "unknown_organisation": "unknown_organisation",  # e.g. a sub_icb_code not in reference data
+    "sender_mismatch": "sender_mismatch",  # row's sender column differs from the file name's sender
+    "malformed_postcode": "invalid_postcode",
+}
+FILE_DEFECTS_REJECTED: dict[str, str] = {
+    "extra_column": "extra_columns",
+    "missing_column": "missing_columns",
+    "truncated_last_line": "truncated_file",  # an incomplete snapshot would look like withdrawals
+    "empty_file": "empty_file",
+    "header_only": "no_data_rows",  # a zero-row full snapshot is an export failure, not "no clients"
+    "wrong_file_name": "bad_file_name",
+}
+FILE_VARIANTS_ACCEPTED: tuple[str, ...] = ("windows_1252", "utf8_bom", "crlf")
