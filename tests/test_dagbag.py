@@ -15,7 +15,7 @@ _PROBE = """
 import json, time
 t = time.monotonic()
 from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(include_examples=False)
+bag = DagBag()
 print(json.dumps({"dags": sorted(bag.dag_ids), "errors": {k: str(v)[:500] for k, v in bag.import_errors.items()},
                   "seconds": time.monotonic() - t}))
 """

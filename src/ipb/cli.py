@@ -64,6 +64,11 @@ def warehouse_url() -> None:
     print(warehouse.url(config.load()))
 
 
+from ipb.ingest.cli import load  # noqa: E402
+
+app.command("load")(load)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 

@@ -50,6 +50,7 @@ def _apply(conn: psycopg.Connection) -> None:
     # Serialise concurrent bootstraps (three ingestion DAGs may start at once); roles are cluster-wide.
     conn.execute("select pg_advisory_xact_lock(hashtext('ipb.bootstrap'))")
     conn.execute(_ddl("bootstrap.sql"))
+    conn.execute(_ddl("util.sql"))
     conn.execute(_ddl("roles.sql"))
     db_name = conn.execute("select current_database()").fetchone()[0]
     conn.execute(

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 class Feed:
     name: str  # nhs_phb, social_care, send
     columns: tuple[str, ...]  # header exactly as the contract spells it
-    sender_column: str  # column that must equal the sender code in the file name
-    sender_kind: str  # which reference code names the sender: icb_code, cld_la_code, dfe_la_number
+    sender_column: str | None  # column that must equal the sender code in the file name
+    sender_kind: str | None  # which reference code names the sender: icb_code, cld_la_code, dfe_la_number
     key_column: str  # unique within a file, stable across extracts
     funder_label: str
 
@@ -21,9 +21,13 @@ class Feed:
 
     @property
     def file_pattern(self) -> re.Pattern[str]:
+        if self.sender_column is None:
+            return re.compile(rf"^{self.name}_(?P<date>\d{{8}})\.csv$")
         return re.compile(rf"^{self.name}_(?P<sender>[A-Za-z0-9]+)_(?P<date>\d{{8}})\.csv$")
 
-    def file_name(self, sender: str, yyyymmdd: str) -> str:
+    def file_name(self, sender: str | None, yyyymmdd: str) -> str:
+        if self.sender_column is None:
+            return f"{self.name}_{yyyymmdd}.csv"
         return f"{self.name}_{sender}_{yyyymmdd}.csv"
 
 
@@ -75,7 +79,18 @@ SEND = Feed(
     funder_label="education",
 )
 
+# The national data opt-out list: a fourth, small input (IG.md promise 4), loaded like a feed without a sender.
+OPT_OUT = Feed(
+    name="national_opt_out",
+    columns=("nhs_number",),
+    sender_column=None,
+    sender_kind=None,
+    key_column="nhs_number",
+    funder_label="",
+)
+
 FEEDS: dict[str, Feed] = {f.name: f for f in (NHS_PHB, SOCIAL_CARE, SEND)}
+LOADABLE: dict[str, Feed] = {**FEEDS, OPT_OUT.name: OPT_OUT}
 
 # Code lists from FEEDS.md.
 PHB_CATEGORIES = (

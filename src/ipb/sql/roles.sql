@@ -18,6 +18,7 @@ grant select, insert on audit.pipeline_events to ipb_loader;
 
 -- Transformer: reads raw and quarantine, builds restricted, build and published schemas, records publication.
 grant usage on schema raw, quarantine, audit to ipb_transformer;
+grant create on schema audit to ipb_transformer;
 grant select on all tables in schema raw to ipb_transformer;
 alter default privileges for role ipb_loader in schema raw grant select on tables to ipb_transformer;
 grant select on quarantine.rows, quarantine.reason_counts, audit.batches to ipb_transformer;

@@ -1,0 +1,44 @@
+"""`ipb load FEED FILE`: the ingestion DAG's load, as a command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def load(
+    feed: str = typer.Argument(..., help="nhs_phb, social_care, send or national_opt_out"),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="the landed CSV file"),
+) -> None:
+    """Load one file into raw. Exit 0 when accepted (even with quarantined rows), 1 when the file is rejected."""
+    from ipb import config, feeds
+    from ipb.ingest import load_file
+
+    if feed not in feeds.LOADABLE:
+        err.print(f"error: unknown feed {feed!r}; expected one of {', '.join(sorted(feeds.LOADABLE))}")
+        raise typer.Exit(2)
+    try:
+        result = load_file(feed, file)
+    except config.ConfigError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from None
+    if result.status == "rejected":
+        err.print(f"rejected {result.file_name}: {result.reason_code}: {result.reason}")
+        raise typer.Exit(1)
+    table = Table(title=f"{result.file_name}: {result.status} (batch {result.batch_id})", show_header=False)
+    table.add_row("rows in file", str(result.rows_in_file))
+    table.add_row("rows loaded", str(result.rows_loaded))
+    table.add_row("rows quarantined", str(result.rows_quarantined))
+    if result.rows_set_aside:
+        table.add_row("of loaded, set aside (not Service events)", str(result.rows_set_aside))
+    for code, n in result.quarantine_reasons.items():
+        table.add_row(f"  quarantined: {code}", str(n))
+    if result.status == "duplicate":
+        table.add_row("note", result.reason or "")
+    console.print(table)

@@ -1,0 +1,329 @@
+"""Load one landed file into raw, in one transaction: file checks, streaming COPY, row rules in bulk,
+quarantine, lineage and the row-accounting invariant. A killed load leaves nothing behind; a file whose
+checksum was already loaded is recorded as a duplicate and changes nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from ipb import db, feeds, reference
+from ipb.feeds import Feed, raw_column
+from ipb.ingest import rules
+from ipb.ingest.filecheck import CHUNK, FileFacts, FileRejected, inspect, parse_name
+
+log = logging.getLogger(__name__)
+
+LINEAGE = ("_batch_id", "_file_name", "_file_checksum", "_row_number", "_loaded_at", "_sender_code", "_extract_date")
+
+
+@dataclass
+class LoadResult:
+    feed: str
+    file_name: str
+    status: str  # loaded | rejected | duplicate
+    batch_id: int | None = None
+    checksum: str | None = None
+    reason_code: str | None = None
+    reason: str | None = None
+    rows_in_file: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_set_aside: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in ("loaded", "duplicate")
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
+    table = sql.Identifier("raw", feed.name)
+    seq = sql.Identifier("raw", f"{feed.name}_row_seq")
+    cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(raw_column(c))) for c in feed.columns)
+    # Lineage columns default from transaction-local settings, so a plain COPY of the file's own columns
+    # fills them; _row_number counts rows in file order from a per-feed sequence (loads of a feed are serialised).
+    conn.execute(sql.SQL("create sequence if not exists {} cache 1").format(seq))
+    conn.execute(
+        sql.SQL(
+            """create table if not exists {table} (
+                _batch_id bigint not null default current_setting('ipb.batch_id')::bigint,
+                _file_name text not null default current_setting('ipb.file_name'),
+                _file_checksum text not null default current_setting('ipb.checksum'),
+                _row_number bigint not null default nextval({seq_text}) - current_setting('ipb.row_base')::bigint,
+                _loaded_at timestamptz not null default now(),
+                _sender_code text default nullif(current_setting('ipb.sender'), ''),
+                _extract_date date not null default current_setting('ipb.extract_date')::date,
+                {cols}
+            )"""
+        ).format(table=table, seq_text=sql.Literal(f"raw.{feed.name}_row_seq"), cols=cols)
+    )
+    # BRIN on the append-only batch id: near-free to maintain during COPY, lets per-batch work skip old nights.
+    conn.execute(
+        sql.SQL("create index if not exists {} on {} using brin (_batch_id)").format(
+            sql.Identifier(f"{feed.name}_batch_brin"), table
+        )
+    )
+
+
+def _record_rejection(feed: Feed, file_name: str, checksum: str | None, exc: FileRejected,
+                      run_id: str | None, sender: str | None = None, extract_date=None) -> LoadResult:
+    with db.connect(role=db.LOADER) as conn:
+        batch_id = conn.execute(
+            """insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status,
+                   reason_code, reason, run_id, loaded_at)
+               values (%s, %s, %s, %s, %s, 'rejected', %s, %s, %s, now()) returning batch_id""",
+            (feed.name, sender, extract_date, file_name, checksum or "", exc.code, str(exc), run_id),
+        ).fetchone()[0]
+    log.warning("rejected %s: %s (%s)", file_name, exc.code, exc)
+    return LoadResult(feed.name, file_name, "rejected", batch_id, checksum, exc.code, str(exc))
+
+
+def _checksum_only(path: Path) -> str:
+    import hashlib
+
+    sha = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def load_file(feed_name: str, path: Path | str, run_id: str | None = None) -> LoadResult:
+    """Load one file. Never raises for bad input: a refused file is a `rejected` result with its reason."""
+    path = Path(path)
+    feed = feeds.LOADABLE.get(feed_name)
+    if feed is None:
+        raise ValueError(f"unknown feed {feed_name!r}; expected one of {sorted(feeds.LOADABLE)}")
+    run_id = run_id or f"manual-{uuid.uuid4().hex[:12]}"
+    db.bootstrap()
+    file_name = path.name
+    try:
+        name = parse_name(feed, file_name)
+    except FileRejected as exc:
+        return _record_rejection(feed, file_name, _checksum_only(path), exc, run_id)
+    ref = reference.load()
+    known = sorted(ref.senders(feed.sender_kind)) if feed.sender_kind else []
+    try:
+        with path.open("rb") as fh:
+            facts = inspect(fh, feed)
+    except FileRejected as exc:
+        return _record_rejection(feed, file_name, _checksum_only(path), exc, run_id, name.sender, name.extract_date)
+    if feed.sender_kind and name.sender not in known:
+        exc = FileRejected("unknown_sender", f"sender code in the file name is not a known {feed.sender_kind}")
+        return _record_rejection(feed, file_name, facts.checksum, exc, run_id, name.sender, name.extract_date)
+
+    try:
+        return _load_checked(feed, path, name, facts, known, ref, run_id)
+    except FileRejected as exc:
+        # Found mid-load (e.g. broken CSV quoting): the transaction rolled back, so nothing of it stays.
+        return _record_rejection(feed, file_name, facts.checksum, exc, run_id, name.sender, name.extract_date)
+
+
+def _load_checked(feed: Feed, path: Path, name, facts: FileFacts, known: list[str], ref, run_id: str) -> LoadResult:
+    file_name = path.name
+    with db.connect(role=db.LOADER) as conn:
+        # One load per feed at a time: the row-number sequence and the checksum registry rely on it.
+        conn.execute("select pg_advisory_xact_lock(hashtext('ipb.load.' || %s))", (feed.name,))
+        done = conn.execute(
+            "select batch_id from audit.batches where feed = %s and checksum = %s and status = 'loaded'",
+            (feed.name, facts.checksum),
+        ).fetchone()
+        if done:
+            batch_id = conn.execute(
+                """insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status,
+                       reason_code, reason, run_id, loaded_at)
+                   values (%s, %s, %s, %s, %s, 'duplicate', 'already_loaded', %s, %s, now()) returning batch_id""",
+                (feed.name, name.sender, name.extract_date, file_name, facts.checksum,
+                 f"same checksum as loaded batch {done[0]}: nothing changed", run_id),
+            ).fetchone()[0]
+            conn.commit()
+            return LoadResult(feed.name, file_name, "duplicate", batch_id, facts.checksum, "already_loaded",
+                              f"same checksum as loaded batch {done[0]}")
+        _ensure_raw_table(conn, feed)
+        batch_id = conn.execute(
+            """insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status, run_id)
+               values (%s, %s, %s, %s, %s, 'loading', %s) returning batch_id""",
+            (feed.name, name.sender, name.extract_date, file_name, facts.checksum, run_id),
+        ).fetchone()[0]
+        result = LoadResult(feed.name, file_name, "loaded", batch_id, facts.checksum)
+        _copy(conn, feed, path, facts, batch_id, name.sender, name.extract_date, result)
+        params = {"batch": batch_id, "sender": name.sender or "", "known_senders": known,
+                  "known_sub_icbs": sorted(ref.sub_icb_codes)}
+        _quarantine_duplicates(conn, feed, params)
+        _quarantine_rule_failures(conn, feed, params)
+        _account(conn, feed, result)
+        conn.commit()
+    log.info("loaded %s: batch %s, %s rows in file, %s loaded, %s quarantined", file_name, batch_id,
+             result.rows_in_file, result.rows_loaded, result.rows_quarantined)
+    return result
+
+
+def _set_lineage(conn: psycopg.Connection, feed: Feed, batch_id: int, file_name: str, checksum: str,
+                 sender: str | None, extract_date) -> None:
+    conn.execute(
+        """select set_config('ipb.batch_id', %s, true), set_config('ipb.file_name', %s, true),
+                  set_config('ipb.checksum', %s, true), set_config('ipb.sender', %s, true),
+                  set_config('ipb.extract_date', %s, true),
+                  set_config('ipb.row_base', nextval(%s)::text, true)""",
+        (str(batch_id), file_name, checksum, sender or "", extract_date.isoformat(), f"raw.{feed.name}_row_seq"),
+    )
+
+
+def _copy(conn: psycopg.Connection, feed: Feed, path: Path, facts: FileFacts, batch_id: int,
+          sender: str | None, extract_date, result: LoadResult) -> None:
+    _set_lineage(conn, feed, batch_id, path.name, facts.checksum, sender, extract_date)
+    cols = [raw_column(c) for c in feed.columns]
+    col_sql = sql.SQL(", ").join(map(sql.Identifier, cols))
+    encoding = "WIN1252" if facts.encoding == "windows-1252" else "UTF8"
+    stmt = sql.SQL(
+        "copy {} ({}) from stdin with (format csv, encoding {}, force_null ({}))"
+    ).format(sql.Identifier("raw", feed.name), col_sql, sql.Literal(encoding), col_sql)
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            # Fast path: the file's bytes go straight to COPY, after the header (and BOM).
+            with cur.copy(stmt) as copy, path.open("rb") as fh:
+                fh.seek(facts.header_bytes)
+                for chunk in iter(lambda: fh.read(CHUNK), b""):
+                    copy.write(chunk)
+            result.rows_in_file = cur.rowcount
+        return
+    except psycopg.errors.DataError:
+        # A row with the wrong number of fields (or broken quoting) stops COPY; fall back to parsing each record
+        # so that the good rows still load and each bad one is quarantined with its row number.
+        log.info("%s: a malformed row stopped COPY; loading record by record", path.name)
+    _set_lineage(conn, feed, batch_id, path.name, facts.checksum, sender, extract_date)
+    _copy_record_by_record(conn, feed, path, facts, batch_id, result)
+
+
+def _records(path: Path, facts: FileFacts) -> Iterator[list[str]]:
+    with path.open("rb") as fh:
+        fh.seek(facts.header_bytes)
+        text = io.TextIOWrapper(fh, encoding=facts.encoding, newline="")
+        yield from csv.reader(text, strict=True)
+
+
+def _copy_record_by_record(conn: psycopg.Connection, feed: Feed, path: Path, facts: FileFacts, batch_id: int,
+                           result: LoadResult) -> None:
+    n = len(feed.columns)
+    cols = ["_row_number"] + [raw_column(c) for c in feed.columns]
+    stmt = sql.SQL("copy {} ({}) from stdin").format(
+        sql.Identifier("raw", feed.name), sql.SQL(", ").join(map(sql.Identifier, cols))
+    )
+    malformed: list[tuple[int, int]] = []
+    row_number = 0
+    try:
+        with conn.cursor() as cur, cur.copy(stmt) as copy:
+            for row_number, record in enumerate(_records(path, facts), start=1):  # noqa: B007
+                if len(record) != n:
+                    malformed.append((row_number, len(record)))
+                    continue
+                copy.write_row([row_number] + [v if v != "" else None for v in record])
+    except csv.Error:
+        raise FileRejected("malformed_csv", f"CSV quoting is broken near data row {row_number + 1}") from None
+    result.rows_in_file = row_number
+    if malformed:
+        with conn.cursor() as cur:
+            cur.executemany(
+                """insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,
+                       all_reason_codes, record)
+                   values (%s, %s, %s, %s, 'malformed_row', %s, array['malformed_row'], %s)""",
+                [(batch_id, feed.name, path.name, rn, rules.READABLE["malformed_row"],
+                  Jsonb({"field_count": count})) for rn, count in malformed],
+            )
+
+
+def _quarantine_duplicates(conn: psycopg.Connection, feed: Feed, params: dict) -> None:
+    key = sql.Identifier(raw_column(feed.key_column))
+    table = sql.Identifier("raw", feed.name)
+    dup_keys = conn.execute(
+        sql.SQL("select 1 from {t} where _batch_id = %(batch)s group by {k} having count(*) > 1 limit 1").format(
+            t=table, k=key), params).fetchone()
+    if not dup_keys:
+        return
+    conn.execute(
+        sql.SQL(
+            """with ranked as (
+                   select ctid as row_id, row_number() over (partition by {k} order by _row_number) as occurrence
+                   from {t} where _batch_id = %(batch)s and {k} is not null
+               ), moved as (
+                   delete from {t} as r using ranked
+                   where r.ctid = ranked.row_id and ranked.occurrence > 1 and r._batch_id = %(batch)s
+                   returning r.*
+               )
+               insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,
+                   all_reason_codes, record)
+               select _batch_id, {feed}, _file_name, _row_number, 'duplicate_key', {reason},
+                   array['duplicate_key'], to_jsonb(moved) - array[{lineage}]
+               from moved"""
+        ).format(k=key, t=table, feed=sql.Literal(feed.name), reason=sql.Literal(rules.READABLE["duplicate_key"]),
+                 lineage=sql.SQL(", ").join(sql.Literal(c) for c in LINEAGE)),
+        params,
+    )
+
+
+def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict) -> None:
+    reasons = rules.reasons_array(feed.name)
+    readable = "case reasons[1] " + " ".join(
+        f"when '{code}' then '{text.replace(chr(39), chr(39) * 2)}'" for code, text in rules.READABLE.items()
+    ) + " end"
+    table = sql.Identifier("raw", feed.name)
+    query = (
+        f"""with moved as (
+               delete from {{t}} where _batch_id = %(batch)s and cardinality({reasons}) > 0
+               returning *, {reasons} as reasons
+           )
+           insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,
+               all_reason_codes, record)
+           select _batch_id, {{feed}}, _file_name, _row_number, reasons[1], {readable}, reasons,
+               to_jsonb(moved) - array[{{lineage}}, 'reasons']
+           from moved"""
+    )
+    conn.execute(
+        sql.SQL(query).format(t=table, feed=sql.Literal(feed.name),
+                              lineage=sql.SQL(", ").join(sql.Literal(c) for c in LINEAGE)),
+        params,
+    )
+
+
+def _account(conn: psycopg.Connection, feed: Feed, result: LoadResult) -> None:
+    """Count what landed where and enforce rows_in_file = loaded + quarantined inside the load's transaction."""
+    table = sql.Identifier("raw", feed.name)
+    loaded = conn.execute(sql.SQL("select count(*) from {} where _batch_id = %s").format(table),
+                          (result.batch_id,)).fetchone()[0]
+    reasons = conn.execute(
+        "select reason_code, count(*) from quarantine.rows where batch_id = %s group by 1 order by 2 desc, 1",
+        (result.batch_id,),
+    ).fetchall()
+    result.rows_loaded = loaded
+    result.quarantine_reasons = {code: n for code, n in reasons}
+    result.rows_quarantined = sum(result.quarantine_reasons.values())
+    if feed.name == "social_care":
+        result.rows_set_aside = conn.execute(
+            "select count(*) from raw.social_care where _batch_id = %s and btrim(event_type) <> 'Service'",
+            (result.batch_id,),
+        ).fetchone()[0]
+    if result.rows_in_file != result.rows_loaded + result.rows_quarantined:
+        raise RuntimeError(
+            f"row accounting failed for batch {result.batch_id}: {result.rows_in_file} in file, "
+            f"{result.rows_loaded} loaded, {result.rows_quarantined} quarantined"
+        )
+    # The table's check constraint enforces the same invariant again at update time.
+    conn.execute(
+        """update audit.batches set status = 'loaded', rows_in_file = %s, rows_loaded = %s, rows_quarantined = %s,
+               rows_set_aside = %s, loaded_at = now() where batch_id = %s""",
+        (result.rows_in_file, result.rows_loaded, result.rows_quarantined, result.rows_set_aside, result.batch_id),
+    )
+

@@ -1,0 +1,58 @@
+-- Identifier validators shared by the loader's row rules, dbt and the GX gate (inlinable SQL functions).
+create schema if not exists util;
+
+-- NHS number: 10 digits (spaces stripped); weights 10..2 on digits 1-9; check = 11 - sum mod 11 (11 -> 0, 10 invalid).
+create or replace function util.is_valid_nhs_number(value text) returns boolean
+language sql immutable parallel safe as $$
+    select case
+        when v !~ '^[0-9]{10}$' then false
+        else (
+            (11 - ((substr(v, 1, 1)::int * 10 + substr(v, 2, 1)::int * 9 + substr(v, 3, 1)::int * 8
+                + substr(v, 4, 1)::int * 7 + substr(v, 5, 1)::int * 6 + substr(v, 6, 1)::int * 5
+                + substr(v, 7, 1)::int * 4 + substr(v, 8, 1)::int * 3 + substr(v, 9, 1)::int * 2) % 11)) % 11
+        ) = substr(v, 10, 1)::int
+    end
+    from (select replace(coalesce(value, ''), ' ', '') as v) as s
+$$;
+
+-- UPN: check letter + 12 digits; DfE modulus 23 over the weighted digits (weights 2..13), letters
+-- ABCDEFGHJKLMNPQRTUVWXYZ (no I, O, S).
+create or replace function util.is_valid_upn(value text) returns boolean
+language sql immutable parallel safe as $$
+    select case
+        when value is null or value !~ '^[A-Z][0-9]{12}$' then false
+        else substr('ABCDEFGHJKLMNPQRTUVWXYZ', (
+            substr(value, 2, 1)::int * 2 + substr(value, 3, 1)::int * 3 + substr(value, 4, 1)::int * 4
+            + substr(value, 5, 1)::int * 5 + substr(value, 6, 1)::int * 6 + substr(value, 7, 1)::int * 7
+            + substr(value, 8, 1)::int * 8 + substr(value, 9, 1)::int * 9 + substr(value, 10, 1)::int * 10
+            + substr(value, 11, 1)::int * 11 + substr(value, 12, 1)::int * 12 + substr(value, 13, 1)::int * 13
+        ) % 23 + 1, 1) = substr(value, 1, 1)
+    end
+$$;
+
+-- UK postcode format (case and spacing tolerated in input).
+create or replace function util.is_valid_postcode(value text) returns boolean
+language sql immutable parallel safe as $$
+    select upper(regexp_replace(coalesce(value, ''), '\s+', '', 'g'))
+        ~ '^([A-Z]{1,2}[0-9][A-Z0-9]?|GIR)[0-9][A-Z]{2}$'
+$$;
+
+-- Money: pounds with at most 2 decimals, no sign or separators (a leading minus is checked separately).
+create or replace function util.is_money(value text) returns boolean
+language sql immutable parallel safe as $$
+    select value ~ '^-?[0-9]+(\.[0-9]{1,2})?$'
+$$;
+
+-- ISO date YYYY-MM-DD that exists in the calendar.
+create or replace function util.is_iso_date(value text) returns boolean
+language sql immutable parallel safe as $$
+    select value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' and pg_input_is_valid(value, 'date')
+$$;
+
+create or replace function util.is_iso_timestamp(value text) returns boolean
+language sql immutable parallel safe as $$
+    select value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$'
+        and pg_input_is_valid(value, 'timestamptz')
+$$;
+
+grant usage on schema util to public;
