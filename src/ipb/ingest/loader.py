@@ -275,7 +275,8 @@ def _quarantine_duplicates(conn: psycopg.Connection, feed: Feed, params: dict) -
 
 
 def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict) -> None:
-    reasons = rules.reasons_array(feed.name)
+    # Rule SQL is embedded in a psycopg sql.SQL template: braces (regex counts) must be escaped.
+    reasons = rules.reasons_array(feed.name).replace("{", "{{").replace("}", "}}")
     readable = "case reasons[1] " + " ".join(
         f"when '{code}' then '{text.replace(chr(39), chr(39) * 2)}'" for code, text in rules.READABLE.items()
     ) + " end"

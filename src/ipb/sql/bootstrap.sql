@@ -42,6 +42,14 @@ create table if not exists quarantine.rows (
     primary key (batch_id, row_number)
 );
 
+-- The current snapshot per sender, without ambiguity: the latest extract date wins (a late older file never
+-- overwrites a newer one); a resend of the same extract date wins over the earlier load of that date.
+create or replace view audit.current_batches as
+select distinct on (feed, sender_code) feed, sender_code, batch_id, extract_date, file_name, loaded_at
+from audit.batches
+where status = 'loaded'
+order by feed, sender_code, extract_date desc, batch_id desc;
+
 -- IG leads read counts, never the quarantined values.
 create or replace view quarantine.reason_counts as
 select b.feed, b.sender_code, b.extract_date, q.batch_id, q.file_name, q.reason_code, q.reason,

@@ -21,7 +21,7 @@ grant usage on schema raw, quarantine, audit to ipb_transformer;
 grant create on schema audit to ipb_transformer;
 grant select on all tables in schema raw to ipb_transformer;
 alter default privileges for role ipb_loader in schema raw grant select on tables to ipb_transformer;
-grant select on quarantine.rows, quarantine.reason_counts, audit.batches to ipb_transformer;
+grant select on quarantine.rows, quarantine.reason_counts, audit.batches, audit.current_batches to ipb_transformer;
 grant select, insert, update on audit.validation_runs, audit.validation_results, audit.pipeline_events
     to ipb_transformer;
 grant usage, select on all sequences in schema audit to ipb_transformer;
@@ -30,7 +30,7 @@ grant usage, select on all sequences in schema audit to ipb_transformer;
 grant usage on schema raw, quarantine, audit to ipb_validator;
 grant select on all tables in schema raw to ipb_validator;
 alter default privileges for role ipb_loader in schema raw grant select on tables to ipb_validator;
-grant select on quarantine.reason_counts, audit.batches to ipb_validator;
+grant select on quarantine.reason_counts, audit.batches, audit.current_batches to ipb_validator;
 
 -- IG lead: audit and quarantine reason counts (never quarantined values); marts and reports when published.
 grant usage on schema audit, quarantine to ipb_ig_lead;
