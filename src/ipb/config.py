@@ -81,7 +81,7 @@ class Settings:
 
     def pseudonym_key(self) -> str:
         """The HMAC key; refuses an empty or demo key unless demo mode is on."""
-        key = self.pseudonym_key_raw
+        key = (self.pseudonym_key_raw or "").strip()
         if not key:
             if self.demo_mode:
                 return DEMO_PSEUDONYM_KEY

@@ -281,10 +281,24 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
         f"when '{code}' then '{text.replace(chr(39), chr(39) * 2)}'" for code, text in rules.READABLE.items()
     ) + " end"
     table = sql.Identifier("raw", feed.name)
-    query = (
+    typed = rules.typed_columns(feed.name)
+    table = sql.Identifier("raw", feed.name)
+    # Step 1 finds failing rows with a read-only query, which PostgreSQL may run in parallel (a DELETE cannot);
+    # step 2 moves just those rows. offset 0 keeps each parsed date and amount computed once per row.
+    find = (
+        f"""create temp table ipb_failing on commit drop as
+            select row_id, reasons from (
+                select row_id, {reasons} as reasons
+                from (select ctid as row_id, *, {typed} from {{t}} where _batch_id = %(batch)s offset 0) as typed
+            ) as r
+            where cardinality(reasons) > 0"""
+    )
+    conn.execute(sql.SQL(find).format(t=table), params)
+    move = (
         f"""with moved as (
-               delete from {{t}} where _batch_id = %(batch)s and cardinality({reasons}) > 0
-               returning *, {reasons} as reasons
+               delete from {{t}} as r using ipb_failing as f
+               where r.ctid = f.row_id and r._batch_id = %(batch)s
+               returning r.*, f.reasons
            )
            insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,
                all_reason_codes, record)
@@ -293,8 +307,8 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
            from moved"""
     )
     conn.execute(
-        sql.SQL(query).format(t=table, feed=sql.Literal(feed.name),
-                              lineage=sql.SQL(", ").join(sql.Literal(c) for c in LINEAGE)),
+        sql.SQL(move).format(t=table, feed=sql.Literal(feed.name),
+                             lineage=sql.SQL(", ").join(sql.Literal(c) for c in LINEAGE)),
         params,
     )
 

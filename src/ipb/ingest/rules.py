@@ -29,24 +29,25 @@ def _required(cols: list[str]) -> Rule:
 
 
 def _date(col: str) -> str:
-    return f"(not {_blank(col)} and not util.is_iso_date(btrim({col})))"
+    return f"(not {_blank(col)} and {col}__d is null)"
 
 
 def _d(col: str) -> str:
-    """A date column as a date, NULL unless valid (so later rules never fail on a bad date)."""
-    return f"(case when util.is_iso_date(btrim({col})) then btrim({col})::date end)"
+    """A date column as a date, NULL unless valid (so later rules never fail on a bad date). Computed once per
+    row in the typed projection (`typed_columns`), not once per rule."""
+    return f"{col}__d"
 
 
 def _money_bad(col: str) -> str:
-    return f"(not {_blank(col)} and not util.is_money(btrim({col})))"
+    return f"(not {_blank(col)} and {col}__m is null)"
 
 
 def _neg(col: str) -> str:
-    return f"(util.is_money(btrim({col})) and btrim({col})::numeric < 0)"
+    return f"({col}__m < 0)"
 
 
 def _m(col: str) -> str:
-    return f"(case when util.is_money(btrim({col})) then btrim({col})::numeric end)"
+    return f"{col}__m"
 
 
 def _age(dob: str, at: str) -> str:
@@ -212,6 +213,31 @@ for _rules in RULES.values():
         READABLE.setdefault(_r.code, _r.reason)
 READABLE["duplicate_key"] = "the record key repeats an earlier row of the same file; the first row is kept"
 READABLE["malformed_row"] = "the row does not have the contract's number of fields"
+
+
+# Columns parsed once per row before the rules run (see `typed_columns`).
+DATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "nhs_phb": ("date_of_birth", "start_date", "end_date", "care_plan_agreed_date"),
+    "social_care": ("date_of_birth", "event_start_date", "event_end_date", "reporting_period_start_date",
+                    "reporting_period_end_date"),
+    "send": ("personbirthdate", "startdate", "ceasedate", "budgetstartdate", "budgetenddate"),
+    "national_opt_out": (),
+}
+MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "nhs_phb": ("direct_payment_gbp", "notional_gbp", "third_party_gbp", "indicative_budget_gbp"),
+    "social_care": ("unit_cost",),
+    "send": ("educationelementgbp", "socialcareelementgbp"),
+    "national_opt_out": (),
+}
+
+
+def typed_columns(feed: str) -> str:
+    """SQL select-list items `<col>__d` (date) and `<col>__m` (numeric), NULL when blank or invalid."""
+    items = [f"case when util.is_iso_date(btrim({c})) then btrim({c})::date end as {c}__d"
+             for c in DATE_COLUMNS[feed]]
+    items += [f"case when util.is_money(btrim({c})) then btrim({c})::numeric end as {c}__m"
+              for c in MONEY_COLUMNS[feed]]
+    return ", ".join(items) if items else "null as _none"
 
 
 def reasons_array(feed: str) -> str:

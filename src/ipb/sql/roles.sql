@@ -37,3 +37,5 @@ grant usage on schema audit, quarantine to ipb_ig_lead;
 grant select on all tables in schema audit to ipb_ig_lead;
 alter default privileges in schema audit grant select on tables to ipb_ig_lead;
 grant select on quarantine.reason_counts to ipb_ig_lead;
+-- Audit tables dbt (the transformer) creates, such as opt-out exclusion counts, are readable by the IG lead.
+alter default privileges for role ipb_transformer in schema audit grant select on tables to ipb_ig_lead;

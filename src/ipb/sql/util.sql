@@ -5,14 +5,21 @@ create schema if not exists util;
 create or replace function util.is_valid_nhs_number(value text) returns boolean
 language sql immutable parallel safe as $$
     select case
-        when v !~ '^[0-9]{10}$' then false
+        when replace(value, ' ', '') !~ '^[0-9]{10}$' then false
         else (
-            (11 - ((substr(v, 1, 1)::int * 10 + substr(v, 2, 1)::int * 9 + substr(v, 3, 1)::int * 8
-                + substr(v, 4, 1)::int * 7 + substr(v, 5, 1)::int * 6 + substr(v, 6, 1)::int * 5
-                + substr(v, 7, 1)::int * 4 + substr(v, 8, 1)::int * 3 + substr(v, 9, 1)::int * 2) % 11)) % 11
-        ) = substr(v, 10, 1)::int
+            11 - (
+                (ascii(substr(replace(value, ' ', ''), 1, 1)) - 48) * 10
+                + (ascii(substr(replace(value, ' ', ''), 2, 1)) - 48) * 9
+                + (ascii(substr(replace(value, ' ', ''), 3, 1)) - 48) * 8
+                + (ascii(substr(replace(value, ' ', ''), 4, 1)) - 48) * 7
+                + (ascii(substr(replace(value, ' ', ''), 5, 1)) - 48) * 6
+                + (ascii(substr(replace(value, ' ', ''), 6, 1)) - 48) * 5
+                + (ascii(substr(replace(value, ' ', ''), 7, 1)) - 48) * 4
+                + (ascii(substr(replace(value, ' ', ''), 8, 1)) - 48) * 3
+                + (ascii(substr(replace(value, ' ', ''), 9, 1)) - 48) * 2
+            ) % 11
+        ) % 11 = ascii(substr(replace(value, ' ', ''), 10, 1)) - 48
     end
-    from (select replace(coalesce(value, ''), ' ', '') as v) as s
 $$;
 
 -- UPN: check letter + 12 digits; DfE modulus 23 over the weighted digits (weights 2..13), letters
@@ -33,8 +40,7 @@ $$;
 -- UK postcode format (case and spacing tolerated in input).
 create or replace function util.is_valid_postcode(value text) returns boolean
 language sql immutable parallel safe as $$
-    select upper(regexp_replace(coalesce(value, ''), '\s+', '', 'g'))
-        ~ '^([A-Z]{1,2}[0-9][A-Z0-9]?|GIR)[0-9][A-Z]{2}$'
+    select upper(replace(value, ' ', '')) ~ '^([A-Z]{1,2}[0-9][A-Z0-9]?|GIR)[0-9][A-Z]{2}$'
 $$;
 
 -- Money: pounds with at most 2 decimals, no sign or separators (a leading minus is checked separately).
@@ -44,14 +50,20 @@ language sql immutable parallel safe as $$
 $$;
 
 -- ISO date YYYY-MM-DD that exists in the calendar.
-create or replace function util.is_iso_date(value text) returns boolean
-language sql immutable parallel safe as $$
-    select value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' and pg_input_is_valid(value, 'date')
+-- Declared stable, like pg_input_is_valid, so that PostgreSQL inlines it (an immutable wrapper around a
+-- stable function is called row by row, ~5x slower).
+drop function if exists util.is_iso_date(text);
+create function util.is_iso_date(value text) returns boolean
+language sql stable parallel safe as $$
+    -- Shape by position (cheaper than a regex, this runs on every date of every row), then the calendar.
+    select length(value) = 10 and substr(value, 5, 1) = '-' and substr(value, 8, 1) = '-'
+        and pg_input_is_valid(value, 'date')
 $$;
 
-create or replace function util.is_iso_timestamp(value text) returns boolean
-language sql immutable parallel safe as $$
-    select value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$'
+drop function if exists util.is_iso_timestamp(text);
+create function util.is_iso_timestamp(value text) returns boolean
+language sql stable parallel safe as $$
+    select length(value) between 10 and 35 and substr(value, 5, 1) = '-' and substr(value, 8, 1) = '-'
         and pg_input_is_valid(value, 'timestamptz')
 $$;
 
