@@ -13,9 +13,11 @@ export UV_PYTHON_DOWNLOADS := never
 .PHONY: run test setup lint warehouse-start warehouse-stop clean bench
 
 run: setup warehouse-start  ## set up, start the warehouse, run the nightly pipeline on sample data
+	$(IPB) prepare
 	$(IPB) demo
 
 test: setup lint warehouse-start  ## set up, start what the tests need, run the whole test suite
+	$(IPB) prepare
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 setup: $(VENV)/.synced

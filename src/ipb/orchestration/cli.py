@@ -73,3 +73,10 @@ def demo(
         ok = _run_and_report(night, folder, title) and ok
     if not ok:
         raise typer.Exit(1)
+
+
+def prepare() -> None:
+    """Build-time preparation: the dbt manifest that Cosmos renders the warehouse DAG from."""
+    from ipb.orchestration.manifest import ensure_manifest
+
+    console.print(f"dbt manifest ready: {ensure_manifest()}")
