@@ -19,7 +19,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from ipb.feeds import FEEDS
-from ipb.orchestration.assets import raw_asset_uri
+from ipb.orchestration.assets import raw_asset_name, raw_asset_uri
 from ipb.orchestration.callbacks import record_failure
 
 PROJECT = Path(os.environ.get("IPB_HOME", Path(__file__).resolve().parents[1])) / "dbt_project"
@@ -40,7 +40,7 @@ def _dbt_environment(context) -> None:
     description="Link people, build marts and reports, gate them with GX, publish, write the outputs",
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable(DEADLINE_CRON, timezone="Europe/London"),
-        assets=AssetAll(*(Asset(raw_asset_uri(feed)) for feed in FEEDS)),
+        assets=AssetAll(*(Asset(name=raw_asset_name(feed), uri=raw_asset_uri(feed)) for feed in FEEDS)),
     ),
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/London"),
     catchup=False,
@@ -74,9 +74,24 @@ def build_warehouse():
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
         ),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD),
-        operator_args={"install_deps": False, "pre_execute": _dbt_environment},
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.BUILD,  # each model is built and tested in one task
+            exclude=["resource_type:seed"],  # reference data is loaded once, by load_reference_data
+            should_detach_multiple_parents_tests=True,  # relationship tests run once all their parents exist
+            emit_datasets=False,
+        ),
+        # "cautious": a model's task runs only the tests of that model, never a test that also needs a model
+        # built later (those are detached into their own tasks).
+        operator_args={"install_deps": False, "pre_execute": _dbt_environment,
+                       "dbt_cmd_flags": ["--indirect-selection", "cautious"]},
     )
+
+    @task
+    def load_reference_data() -> str:
+        from ipb.orchestration.build import load_reference_data as seed
+
+        return seed()
 
     @task
     def quality_gate(run_id=None) -> dict:
@@ -104,7 +119,7 @@ def build_warehouse():
 
     feeds = check_feeds()
     gated = quality_gate()
-    feeds >> dbt_build >> gated >> publish() >> dbt_docs() >> published_outputs()
+    feeds >> load_reference_data() >> dbt_build >> gated >> publish() >> dbt_docs() >> published_outputs()
 
 
 build_warehouse()

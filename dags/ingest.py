@@ -13,7 +13,7 @@ import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
 from ipb.feeds import FEEDS
-from ipb.orchestration.assets import raw_asset_uri
+from ipb.orchestration.assets import raw_asset_name, raw_asset_uri
 from ipb.orchestration.callbacks import record_failure
 
 
@@ -50,7 +50,7 @@ def make_ingest_dag(feed: str):
 
             return load_one(feed, path, run_id)
 
-        @task(outlets=[Asset(raw_asset_uri(feed))])
+        @task(outlets=[Asset(name=raw_asset_name(feed), uri=raw_asset_uri(feed))])
         def feed_loaded(results: list[dict]) -> dict:
             from ipb.orchestration.ingestion import summarise
 

@@ -65,8 +65,23 @@ def warehouse_url() -> None:
 
 
 from ipb.ingest.cli import load  # noqa: E402
+from ipb.orchestration.cli import demo, prepare, run  # noqa: E402
 
 app.command("load")(load)
+from ipb.generate.cli import generate  # noqa: E402
+
+app.command("generate")(generate)
+app.command("run")(run)
+app.command("demo")(demo)
+app.command("prepare")(prepare)
+
+
+from ipb.quality.report import report  # noqa: E402
+
+app.command("report")(report)
+
+
+app.command("linkage-quality")(__import__("ipb.transform.cli", fromlist=["cli"]).linkage_quality)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -1,53 +1,58 @@
-"""Identifier rules shared by the generator (to make valid ones) and the loader (to check them).
-
-Pure Python on purpose: the loader imports the validators and must not pay for numpy at import time.
-"""
+"""NHS number (mod 11) and UPN (DfE modulus 23) check characters, and validators that agree with the SQL ones
+in src/ipb/sql/util.sql (util.is_valid_nhs_number, util.is_valid_upn). Pure Python: the loader imports these."""
 
 from __future__ import annotations
 
 import re
 
-UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"  # DfE check letters: 0..22, no I, O, S
-_NHS_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"  # 23 letters: no I, O, S
+_NHS = re.compile(r"[0-9]{10}")  # used with fullmatch: "$" would let a final newline through
+_UPN = re.compile(r"[A-Z][0-9]{12}")
 # Normalised UK postcode: outward (A9, A99, AA9, AA99, A9A, AA9A) + space + inward (9AA, no C I K M O V).
 POSTCODE_RE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][ABD-HJLNP-UW-Z]{2}$")
 
 
 def nhs_check_digit(first9: str) -> int | None:
-    """Modulus-11 check digit for 9 digits; None when the remainder makes the number invalid (check 10)."""
-    total = sum(int(c) * w for c, w in zip(first9, _NHS_WEIGHTS, strict=True))
-    check = 11 - total % 11
-    if check == 11:
-        return 0
+    """Check digit for the first nine digits, or None when the remainder makes 10 (no valid number exists)."""
+    total = sum(int(d) * w for d, w in zip(first9, range(10, 1, -1), strict=True))
+    check = (11 - total % 11) % 11
     return None if check == 10 else check
 
 
 def is_valid_nhs_number(value: str | None) -> bool:
-    """10 digits (spaces tolerated) whose last digit is the modulus-11 check of the first nine."""
+    """10 digits (spaces tolerated, as the loader strips them) with a valid mod-11 check digit."""
     if value is None:
         return False
-    s = value.replace(" ", "")
-    if len(s) != 10 or not s.isascii() or not s.isdigit():
+    v = value.replace(" ", "")
+    if not _NHS.fullmatch(v):
         return False
-    return nhs_check_digit(s[:9]) == int(s[9])
+    check = nhs_check_digit(v[:9])
+    return check is not None and check == int(v[9])
 
 
 def upn_check_letter(last12: str) -> str:
-    """DfE modulus-23 check letter: characters 2..13 weighted 2..13 (a letter in 13 counts as its index)."""
-    total = 0
-    for weight, ch in enumerate(last12, start=2):
-        total += (int(ch) if ch.isdigit() else UPN_LETTERS.index(ch)) * weight
+    """DfE modulus 23: characters 2-13 weighted 2..13, sum mod 23 indexes UPN_LETTERS (a letter, as in a
+    temporary UPN, counts as its index)."""
+    total = sum((int(ch) if ch.isdigit() else UPN_LETTERS.index(ch)) * w
+                for ch, w in zip(last12, range(2, 14), strict=True))
     return UPN_LETTERS[total % 23]
 
 
 def is_valid_upn(value: str | None) -> bool:
-    """13 characters: check letter, 11 digits, then a digit (permanent UPN) or a letter (temporary UPN)."""
-    if value is None or len(value) != 13 or not value.isascii():
+    """A check letter then 12 digits, the letter matching the DfE modulus-23 algorithm. Exactly what
+    util.is_valid_upn accepts (no trimming; temporary UPNs with a final letter are not accepted there either)."""
+    if value is None or not _UPN.fullmatch(value):
         return False
-    head, body, last = value[0], value[1:12], value[12]
-    if head not in UPN_LETTERS or not body.isdigit() or not (last.isdigit() or last in UPN_LETTERS):
-        return False
-    return upn_check_letter(value[1:]) == head
+    return upn_check_letter(value[1:]) == value[0]
+
+
+def make_nhs_number(first9: str) -> str | None:
+    check = nhs_check_digit(first9)
+    return None if check is None else first9 + str(check)
+
+
+def make_upn(digits12: str) -> str:
+    return upn_check_letter(digits12) + digits12
 
 
 def is_valid_uln(value: str | None) -> bool:

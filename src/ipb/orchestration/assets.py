@@ -4,4 +4,9 @@ from __future__ import annotations
 
 
 def raw_asset_uri(feed: str) -> str:
-    return f"postgres://ipb-warehouse/ipb/raw/{feed}"
+    # Airflow normalises postgres URIs (adds the default port): spell it normalised so names compare equal.
+    return f"postgres://ipb-warehouse:5432/ipb/raw/{feed}"
+
+
+def raw_asset_name(feed: str) -> str:
+    return f"raw_{feed}"

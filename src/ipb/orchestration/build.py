@@ -37,6 +37,16 @@ def check_feeds(run_id: str, night: str) -> dict:
     return {"fresh": [f for f, ok in tonight.items() if ok], "stale": stale, "detail": detail}
 
 
+def load_reference_data() -> str:
+    """All seeds in one dbt invocation (one task each would cost a dbt start-up per small CSV)."""
+    from ipb.transform.dbt import run_dbt
+
+    res = run_dbt(["seed", "--quiet"])
+    if not res.success:
+        raise RuntimeError(f"dbt seed failed: {res.exception or 'see the dbt log'}")
+    return "reference data loaded"
+
+
 def gate(run_id: str) -> dict:
     from ipb.quality.gate import run_gate
 

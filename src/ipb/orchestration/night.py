@@ -55,15 +55,25 @@ def _queued_assets() -> list[str]:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from ipb.orchestration.assets import raw_asset_uri
+    from ipb.orchestration.assets import raw_asset_name
 
-    uris = {raw_asset_uri(f): f for f in feeds.FEEDS}
+    names = {raw_asset_name(f): f for f in feeds.FEEDS}
     with create_session() as session:
         rows = session.execute(
-            select(AssetModel.uri).join(AssetDagRunQueue, AssetDagRunQueue.asset_id == AssetModel.id)
+            select(AssetModel.name).join(AssetDagRunQueue, AssetDagRunQueue.asset_id == AssetModel.id)
             .where(AssetDagRunQueue.target_dag_id == BUILD_DAG)
         ).scalars().all()
-    return sorted(uris[u] for u in rows if u in uris)
+    return sorted(names[n] for n in rows if n in names)
+
+
+def _unpause(dag_ids: list[str]) -> None:
+    """Asset events queue only unpaused DAGs, as in production where the platform team unpauses them."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagModel).where(DagModel.dag_id.in_(dag_ids)).values(is_paused=False))
 
 
 def _clear_queue() -> None:
@@ -97,6 +107,8 @@ def run_night(night: date, landing: Path | None = None, grace_seconds: float | N
     logical = pendulum.datetime(night.year, night.month, night.day, tz="UTC")
     conf = {"landing_dir": str(landing)} if landing else {}
     _clear_queue()
+    # New DAG rows start unpaused (AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION); existing ones are unpaused here.
+    _unpause([*INGEST_DAGS, BUILD_DAG])
     for dag_id in INGEST_DAGS:
         say(f"running {dag_id}")
         run = bag.get_dag(dag_id).test(logical_date=logical, run_conf=conf)

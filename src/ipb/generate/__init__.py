@@ -1,0 +1,33 @@
+"""Synthetic feed generator (`ipb generate`).
+
+    ipb generate --date 2026-11-22 --people 300 --out DIR [--seed S] [--defects 0.02] [--truth TRUTH_DIR]
+    generate_night("2026-11-22", 300, DIR, seed=1, defects=0.02, truth_dir=TRUTH_DIR) -> GenerateSummary
+
+One population (population.py) seen through three feeds (rows.py), each record with a deterministic lifecycle
+(lifecycle.py) so any date is a pure function of (seed, date, people); cross-feed noise (noise.py); defects
+(defects.py); the answer key (truth.py). NATIONAL_PEOPLE (1,270,000) gives national row counts.
+The validators import without numpy; generate_night loads lazily."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ipb.generate.identifiers import is_valid_nhs_number, is_valid_upn
+
+if TYPE_CHECKING:
+    from ipb.generate.night import GenerateError, GenerateSummary, generate_night
+
+__all__ = ["GenerateError", "GenerateSummary", "generate_night", "is_valid_nhs_number", "is_valid_upn",
+           "NATIONAL_PEOPLE"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("generate_night", "GenerateSummary", "GenerateError"):
+        from ipb.generate import night
+
+        return getattr(night, name)
+    if name == "NATIONAL_PEOPLE":
+        from ipb.generate.params import NATIONAL_PEOPLE
+
+        return NATIONAL_PEOPLE
+    raise AttributeError(name)

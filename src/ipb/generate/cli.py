@@ -1,0 +1,37 @@
+"""`ipb generate`: a synthetic night of feeds (and its truth). Imports nothing heavy until it runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def generate(
+    date: str = typer.Option(..., "--date", help="extract date, YYYY-MM-DD"),
+    people: int = typer.Option(..., "--people", help="population size; 1270000 = national (~200k/850k/580k rows)"),
+    out: Path = typer.Option(..., "--out", help="landing folder to write the night's files into"),
+    seed: int = typer.Option(1, "--seed", help="same seed and arguments give byte-identical files"),
+    defects: float = typer.Option(0.0, "--defects", help="rate of EACH row defect class; >0 adds file defects"),
+    truth: Path | None = typer.Option(None, "--truth", help="folder for the answer key (not the landing folder)"),
+) -> None:
+    """Generate one night of nhs_phb, social_care and send files plus the national opt-out list."""
+    from rich.console import Console
+
+    from ipb.generate.night import GenerateError, generate_night
+
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        s = generate_night(date, people, out, seed=seed, defects=defects, truth_dir=truth)
+    except GenerateError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"wrote {len(s.files)} files to {s.out_dir}: " + ", ".join(f"{k} {v} rows" for k, v in s.rows.items())
+                  + f", {s.opted_out} opted out")
+    if s.row_defects or s.file_defects:
+        console.print(f"defects: {sum(s.row_defects.values())} rows in {len(s.row_defects)} classes, "
+                      f"{len(s.file_defects)} file-level")
+    if s.truth_dir:
+        console.print(f"truth in {s.truth_dir}")
+    print(json.dumps({"rows": s.rows, "files": len(s.files), "row_defects": sum(s.row_defects.values())}))

@@ -1,0 +1,330 @@
+"""generate_night: one night's landing folder (a file per sender per feed, the national opt-out list) and,
+optionally, its truth. Streams people in fixed-size chunks so memory stays flat at national scale."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from ipb import feeds, reference
+from ipb.feeds import Feed
+from ipb.generate import dates, population, rows
+from ipb.generate import defects as defects_mod
+from ipb.generate.params import CATEGORIES, FIRST_DATE, LAST_DATE, MIN_PEOPLE, Params
+from ipb.generate.rand import Rand
+from ipb.generate.truth import Truth, person_ids
+
+CHUNK = 25_000  # people per chunk; fixed so output never depends on it
+GENERATOR_VERSION = 1
+FEED_ORDER = (feeds.NHS_PHB, feeds.SOCIAL_CARE, feeds.SEND)
+
+
+class GenerateError(ValueError):
+    """Bad arguments; the message says which."""
+
+
+@dataclass
+class GenerateSummary:
+    date: str
+    people: int
+    seed: int
+    defects: float
+    out_dir: Path
+    truth_dir: Path | None
+    files: dict[str, int] = field(default_factory=dict)  # file name -> data rows
+    rows: dict[str, int] = field(default_factory=dict)  # feed -> data rows in real sender files
+    row_defects: dict[str, int] = field(default_factory=dict)
+    file_defects: dict[str, str] = field(default_factory=dict)  # class -> file name
+    opted_out: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["out_dir"] = str(self.out_dir)
+        d["truth_dir"] = str(self.truth_dir) if self.truth_dir else None
+        return d
+
+
+def _valid_nhs_bases(seed: int) -> np.ndarray:
+    """Every 999-range NHS number (as an int) with a valid check digit, in a seeded order."""
+    base = np.arange(999_000_000, 1_000_000_000, dtype=np.int64)
+    digits = np.stack([(base // 10**k) % 10 for k in range(8, -1, -1)], axis=1)
+    total = digits @ np.arange(10, 1, -1)
+    check = (11 - total % 11) % 11
+    ok = check != 10
+    numbers = base[ok] * 10 + check[ok]
+    return np.random.default_rng([seed, 99]).permutation(numbers)
+
+
+class _SenderFile:
+    def __init__(self, path: Path, feed: Feed, variant: str | None, columns: tuple[str, ...] | None = None) -> None:
+        encoding = {"windows_1252": "cp1252", "utf8_bom": "utf-8-sig"}.get(variant or "", "utf-8")
+        self.path = path
+        self.fh: TextIO = path.open("w", encoding=encoding, newline="")
+        self.writer = csv.writer(self.fh, lineterminator="\r\n" if variant == "crlf" else "\n")
+        self.writer.writerow(columns or feed.columns)
+        self.rows = 0
+
+
+def _parse_date(value: dt.date | str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise GenerateError(f"date must be YYYY-MM-DD, got {value!r}") from None
+
+
+def generate_night(date: dt.date | str, people: int, out_dir: Path | str, seed: int = 1, defects: float = 0.0,
+                   truth_dir: Path | str | None = None, params: Params | None = None,
+                   progress: bool | None = None) -> GenerateSummary:
+    """Write the night's feed files into out_dir (and the truth into truth_dir). Same arguments, same bytes."""
+    d = _parse_date(date)
+    if not FIRST_DATE <= d <= LAST_DATE:
+        raise GenerateError(f"date must be between {FIRST_DATE} and {LAST_DATE}")
+    if people < MIN_PEOPLE:
+        raise GenerateError(f"people must be at least {MIN_PEOPLE} (the first 53 anchor every sender's file)")
+    if not 0.0 <= defects <= 0.08:
+        raise GenerateError("defects is a per-class rate: use 0 <= RATE <= 0.08 (up to 12 classes share a feed)")
+    if seed < 0:
+        raise GenerateError("seed must be 0 or more")
+    out = Path(out_dir).resolve()
+    truth_path = Path(truth_dir).resolve() if truth_dir is not None else None
+    if truth_path is not None and (truth_path == out or truth_path.is_relative_to(out)):
+        raise GenerateError("the truth must not be written into the landing folder: give a different --truth DIR")
+    p = params or Params()
+    ref = reference.load()
+    geo = population.Geography.build(ref)
+    r = Rand(seed)
+    day = dates.day(d)
+    ymd = d.strftime("%Y%m%d")
+    out.mkdir(parents=True, exist_ok=True)
+    senders = {"nhs_phb": geo.icb_codes, "social_care": geo.council_cld, "send": geo.council_dfe}
+    plan = np.random.default_rng([seed, day, 7])  # file-level defect targets, per night
+
+    variants: dict[tuple[str, int], str] = {}
+    rejected: dict[str, tuple[str, int]] = {}
+    summary = GenerateSummary(d.isoformat(), people, seed, defects, out, truth_path)
+    truth = Truth(truth_path)
+    if defects > 0:
+        taken: set[tuple[str, int]] = set()
+        for cls, feed_name in defects_mod.VARIANT_FILES:
+            s = _pick_sender(plan, len(senders[feed_name]), feed_name, taken)
+            variants[(feed_name, s)] = cls
+        taken = set()
+        for feed_name, cls in defects_mod.REJECTED_FILES:
+            rejected[cls] = (feed_name, _pick_sender(plan, len(senders[feed_name]), feed_name, taken))
+
+    files: dict[tuple[str, int], _SenderFile] = {}
+    for f in FEED_ORDER:
+        for k, code in enumerate(senders[f.name]):
+            files[(f.name, k)] = _SenderFile(out / f.file_name(code, ymd), f, variants.get((f.name, k)))
+    opt_name = feeds.OPT_OUT.file_name(None, ymd)
+    opt_fh = (out / opt_name).open("w", encoding="utf-8", newline="")
+    opt_fh.write("nhs_number\n")
+    samples: dict[tuple[str, int], list[tuple[list[str], str, str]]] = {v: [] for v in rejected.values()}
+
+    nhs_pool = _valid_nhs_bases(seed)
+    nhs_used = 0
+    ctx = rows.Ctx(r, p, geo, day)
+    show = progress if progress is not None else (sys.stderr.isatty() and people >= 50_000) or people >= 500_000
+    bar = _Progress(people, show)
+    try:
+        for chunk_no, lo in enumerate(range(0, people, CHUNK)):
+            idx = np.arange(lo, min(lo + CHUNK, people), dtype=np.int64)
+            P = population.people(r, p, geo, idx)
+            need = P["has_nhs"]
+            k = int(need.sum())
+            if nhs_used + k > len(nhs_pool):
+                raise GenerateError("too many people for the 999 test range of NHS numbers: lower --people")
+            nhs = np.full(len(idx), "", dtype=object)
+            nhs[need] = nhs_pool[nhs_used:nhs_used + k].astype(str).astype(object)
+            nhs_used += k
+            P["nhs"] = nhs
+            opted = nhs[P["opted_out"]]
+            if len(opted):
+                opt_fh.write("\n".join(opted.tolist()) + "\n")
+            summary.opted_out += len(opted)
+            truth.write_people(P, geo, CATEGORIES)
+            for builder, f in ((rows.nhs_phb, feeds.NHS_PHB), (rows.social_care, feeds.SOCIAL_CARE),
+                               (rows.send, feeds.SEND)):
+                block = builder(ctx, P)
+                labels = np.full(len(block), "", dtype=object)
+                pound = _pound_row(block, variants) if chunk_no == 0 and f.name == "social_care" else None
+                if defects > 0:
+                    drng = np.random.default_rng([seed, day, chunk_no, FEED_ORDER.index(f)])
+                    block, labels = defects_mod.inject(block, defects, drng, chunk_no == 0, senders[f.name], day,
+                                                       keep_clean=pound)
+                if pound is not None:
+                    block.cols["Service_Component"][pound] = defects_mod.POUND_TEXT
+                _write_block(block, labels, files, truth, samples, summary)
+            bar.advance(len(idx))
+    except BaseException:
+        truth.close_files()
+        raise
+    finally:
+        bar.stop()
+        for sf in files.values():
+            sf.fh.close()
+        opt_fh.close()
+
+    for (fname, _), sf in files.items():
+        summary.files[sf.path.name] = sf.rows
+        summary.rows[fname] = summary.rows.get(fname, 0) + sf.rows
+    summary.files[opt_name] = summary.opted_out
+    for (fname, k), cls in sorted(variants.items()):
+        name = files[(fname, k)].path.name
+        truth.add_defect(name, None, cls, "loaded", "")
+        summary.file_defects[cls] = name
+    if defects > 0:
+        prev = (d - dt.timedelta(days=1)).strftime("%Y%m%d")
+        for cls, (fname, k) in rejected.items():
+            name = _write_rejected(out, cls, feeds.FEEDS[fname], senders[fname][k], prev, d, samples[(fname, k)],
+                                   truth, summary)
+            truth.add_defect(name, None, cls, "rejected", feeds.FILE_DEFECTS_REJECTED[cls])
+            summary.file_defects[cls] = name
+    truth.finish(_manifest(summary, p, nhs_used))
+    return summary
+
+
+def _pick_sender(rng: np.random.Generator, n: int, feed_name: str, taken: set[tuple[str, int]]) -> int:
+    """A sender for a file-level defect, distinct per feed so day-before names never clash."""
+    free = [k for k in range(n) if (feed_name, k) not in taken]
+    k = int(free[int(rng.integers(0, len(free)))])
+    taken.add((feed_name, k))
+    return k
+
+
+def _pound_row(block: rows.Block, variants: dict[tuple[str, int], str]) -> int | None:
+    """The Windows-1252 file carries a real pound sign in free text (kept free of defects), so a mangled
+    encoding would show."""
+    for (fname, k), cls in variants.items():
+        if fname == "social_care" and cls == "windows_1252":
+            ok = np.flatnonzero((block.sender == k) & block.info["service"])
+            return int(ok[0]) if len(ok) else None
+    return None
+
+
+def _write_block(block: rows.Block, labels: np.ndarray, files: dict[tuple[str, int], _SenderFile], truth: Truth,
+                 samples: dict[tuple[str, int], list[tuple[list[str], str, str]]], summary: GenerateSummary) -> None:
+    feed = block.feed
+    if not len(block):
+        return
+    order = np.argsort(block.sender, kind="stable")
+    bounds = np.flatnonzero(np.diff(block.sender[order])) + 1
+    cols = [block.cols[c] for c in feed.columns]
+    for g in np.split(order, bounds):
+        s = int(block.sender[g[0]])
+        sf = files[(feed.name, s)]
+        data = list(zip(*(c[g].tolist() for c in cols), strict=True))
+        sf.writer.writerows(data)
+        first = sf.rows + 1
+        sf.rows += len(g)
+        name = sf.path.name
+        pids = person_ids(block.person[g])
+        keys = block.key[g].tolist()
+        if truth.enabled:
+            truth.records.writerows((name, first + j, feed.name, pids[j], keys[j]) for j in range(len(g)))
+        lab = labels[g]
+        for j in np.flatnonzero(lab != "").tolist():
+            cls = lab[j]
+            truth.add_defect(name, first + j, cls, "quarantined", feeds.ROW_DEFECTS[cls])
+            summary.row_defects[cls] = summary.row_defects.get(cls, 0) + 1
+        sample = samples.get((feed.name, s))
+        if sample is not None and len(sample) < 12:
+            for j in range(min(12 - len(sample), len(g))):
+                if lab[j] == "":
+                    sample.append((list(data[j]), pids[j], keys[j]))
+
+
+def _write_rejected(out: Path, cls: str, feed: Feed, sender: str, prev: str, d: dt.date,
+                    sample: list[tuple[list[str], str, str]], truth: Truth, summary: GenerateSummary) -> str:
+    """A rejected file, named as a real sender's file but dated the day before (or misnamed)."""
+    name = f"{feed.name}_{sender}_{d.isoformat()}.csv" if cls == "wrong_file_name" else feed.file_name(sender, prev)
+    path = out / name
+    header = list(feed.columns)
+    data = [row for row, _, _ in sample]
+    if cls == "extra_column":
+        header = header + ["Notes"]
+        data = [row + ["checked by team"] for row in data]
+    elif cls == "missing_column":
+        drop = header.index(defects_mod.MISSING_COLUMN[feed.name])
+        header = header[:drop] + header[drop + 1:]
+        data = [row[:drop] + row[drop + 1:] for row in data]
+    elif cls in ("empty_file", "header_only"):
+        data = []
+    if cls == "empty_file":
+        path.write_bytes(b"")
+    else:
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(data)
+        text = buf.getvalue()
+        if cls == "truncated_last_line":
+            body = text[:-1]
+            start = body.rfind("\n") + 1
+            last = body[start:]
+            commas = [i for i, ch in enumerate(last) if ch == ","]
+            cut = commas[len(header) // 2] + 3  # mid-way through a field, no final newline
+            text = body[:start] + last[:cut]
+        path.write_bytes(text.encode("utf-8"))
+    if truth.enabled:
+        truth.records.writerows((name, j + 1, feed.name, pid, key) for j, (_, pid, key) in enumerate(sample)
+                                if cls not in ("empty_file", "header_only"))
+    summary.files[name] = 0 if cls in ("empty_file", "header_only") else len(data)
+    return name
+
+
+def _manifest(summary: GenerateSummary, p: Params, nhs_used: int) -> dict[str, Any]:
+    from ipb.generate.params import EPOCH
+
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "arguments": {"date": summary.date, "people": summary.people, "seed": summary.seed,
+                      "defects": summary.defects},
+        "epoch": EPOCH.isoformat(),
+        "chunk_people": CHUNK,
+        "rates": p.as_dict(),
+        "row_defect_classes": {c: {"feeds": list(f), "expected_reason_code": feeds.ROW_DEFECTS[c]}
+                               for c, f in defects_mod.CLASS_FEEDS.items()},
+        "counts": {
+            "files": dict(sorted(summary.files.items())),
+            "rows_by_feed": summary.rows,
+            "row_defects": dict(sorted(summary.row_defects.items())),
+            "file_defects": dict(sorted(summary.file_defects.items())),
+            "opted_out": summary.opted_out,
+            "people_with_nhs_number": nhs_used,
+        },
+    }
+
+
+class _Progress:
+    """A rich progress bar on stderr, only for long runs."""
+
+    def __init__(self, total: int, show: bool) -> None:
+        self._bar: Any = None
+        if show:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("generating people"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+            self._task = self._bar.add_task("people", total=total)
+            self._bar.start()
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, n)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
