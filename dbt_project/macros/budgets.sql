@@ -1,0 +1,55 @@
+{#-
+    Social care (CLD) annual value exactly as FEEDS.md: weekly cost x 52.18, where the weekly cost is
+    unit cost x planned units (hourly, daily, per session), unit cost (weekly), / 2 (fortnightly), / 4 (4-weekly),
+    x 12 / 52.18 (monthly), x 4 / 52.18 (quarterly), / 52.18 (annually). One-off costs are not annualised (null).
+-#}
+{% macro cld_annual_value(unit_cost, frequency, planned_units) -%}
+    round(
+        case {{ frequency }}
+            when 'Hourly' then {{ unit_cost }} * {{ planned_units }}
+            when 'Daily' then {{ unit_cost }} * {{ planned_units }}
+            when 'Per session' then {{ unit_cost }} * {{ planned_units }}
+            when 'Weekly' then {{ unit_cost }}
+            when 'Fortnightly' then {{ unit_cost }} / 2
+            when '4-weekly' then {{ unit_cost }} / 4
+            when 'Monthly' then {{ unit_cost }} * 12 / 52.18
+            when 'Quarterly' then {{ unit_cost }} * 4 / 52.18
+            when 'Annually' then {{ unit_cost }} / 52.18
+        end * 52.18,
+        2
+    )
+{%- endmacro %}
+
+{#- SEND personal budget flags to the warehouse management option (OA organised arrangements = notional). -#}
+{% macro send_management_option(oa, dp) -%}
+    case
+        when {{ oa }} = 1 and {{ dp }} = 1 then 'mixed'
+        when {{ dp }} = 1 then 'direct_payment'
+        when {{ oa }} = 1 then 'notional'
+    end
+{%- endmacro %}
+
+{#- Age bands of IG.md promise 2 from a date of birth at a date. -#}
+{% macro age_band(birth_date, at_date) -%}
+    case
+        when {{ birth_date }} is null or {{ at_date }} is null then null
+        when extract(year from age({{ at_date }}, {{ birth_date }})) < 5 then '0-4'
+        when extract(year from age({{ at_date }}, {{ birth_date }})) < 11 then '5-10'
+        when extract(year from age({{ at_date }}, {{ birth_date }})) < 16 then '11-15'
+        when extract(year from age({{ at_date }}, {{ birth_date }})) < 18 then '16-17'
+        when extract(year from age({{ at_date }}, {{ birth_date }})) < 26 then '18-25'
+        when extract(year from age({{ at_date }}, {{ birth_date }})) < 65 then '26-64'
+        when extract(year from age({{ at_date }}, {{ birth_date }})) < 75 then '65-74'
+        when extract(year from age({{ at_date }}, {{ birth_date }})) < 85 then '75-84'
+        else '85+'
+    end
+{%- endmacro %}
+
+{#- Financial-year label of the quarter ending on `quarter_end`, e.g. 2026-27 Q2 for 30 September 2026. -#}
+{% macro fy_quarter_label(quarter_end) -%}
+    (
+        (extract(year from {{ quarter_end }})::int - (extract(month from {{ quarter_end }}) < 4)::int)::text
+        || '-' || lpad(((extract(year from {{ quarter_end }})::int - (extract(month from {{ quarter_end }}) < 4)::int + 1) % 100)::text, 2, '0')
+        || ' Q' || (((extract(month from {{ quarter_end }})::int + 8) / 3) % 4 + 1)::text
+    )
+{%- endmacro %}

@@ -1,0 +1,96 @@
+-- Blocking keys of the named deterministic linkage rules. Records sharing a key of a rule are linked; a key is
+-- only used when its block is unambiguous (at most one distinct valid NHS number, and at most
+-- var('linkage_max_block_size') records), so no all-pairs comparison is ever made.
+{%- set rules = [
+    ('nhs_number', 1, "r.nhs_number"),
+    ('local_id', 2, "case when r.local_person_id is not null then r.feed || ':' || r.sender_code || ':' || r.local_person_id end"),
+    ('demo_exact', 3, "concat_ws('|', r.surname, r.forename, r.birth_date, r.postcode, r.sex_code)"),
+    ('demo_nickname', 4, "concat_ws('|', r.surname, r.forename_canonical, r.birth_date, r.postcode)"),
+    ('demo_dob_swap', 5, "concat_ws('|', r.surname, r.forename, r.postcode, extract(year from r.birth_date), least(extract(month from r.birth_date), extract(day from r.birth_date)), greatest(extract(month from r.birth_date), extract(day from r.birth_date)))"),
+    ('demo_initial', 6, "concat_ws('|', r.surname, left(r.forename, 1), r.birth_date, r.postcode, r.sex_code)"),
+    ('demo_surname_part', 7, "concat_ws('|', t.surname_token, r.forename_canonical, r.birth_date, r.postcode)"),
+    ('demo_forename_dob_postcode', 8, "concat_ws('|', r.forename_canonical, r.birth_date, r.postcode, r.sex_code)"),
+    ('demo_district', 9, "concat_ws('|', r.surname, r.forename_canonical, r.birth_date, r.postcode_district, r.sex_code)"),
+    ('demo_dob_postcode', 10, "concat_ws('|', r.birth_date, r.postcode, r.sex_code)"),
+] %}
+{#- Which identifiers each rule needs (a key is never built from a missing one). -#}
+{%- set required = {
+    'nhs_number': ['r.nhs_number'],
+    'local_id': ['r.local_person_id'],
+    'demo_exact': ['r.surname', 'r.forename', 'r.birth_date', 'r.postcode'],
+    'demo_nickname': ['r.surname', 'r.forename_canonical', 'r.birth_date', 'r.postcode'],
+    'demo_dob_swap': ['r.surname', 'r.forename', 'r.birth_date', 'r.postcode'],
+    'demo_initial': ['r.surname', 'r.forename', 'r.birth_date', 'r.postcode'],
+    'demo_surname_part': ['t.surname_token', 'r.forename_canonical', 'r.birth_date', 'r.postcode'],
+    'demo_forename_dob_postcode': ['r.forename_canonical', 'r.birth_date', 'r.postcode'],
+    'demo_district': ['r.surname', 'r.forename_canonical', 'r.birth_date', 'r.postcode_district'],
+    'demo_dob_postcode': ['r.birth_date', 'r.postcode'],
+} %}
+with
+
+records as (
+    select * from {{ ref('int_person_records') }}
+),
+
+surname_tokens as (
+    select
+        records.record_seq,
+        tok.surname_token
+    from records
+    cross join lateral regexp_split_to_table(records.surname_tokens, ' ') as tok (surname_token)
+    where length(tok.surname_token) > 1
+),
+
+candidate_keys as (
+    {%- for rule, priority, key in rules %}
+        select distinct
+            r.record_seq,
+            r.nhs_number,
+            r.surname,
+            '{{ rule }}' as link_rule,
+            {{ priority }} as rule_priority,
+            md5({{ key }}) as link_key
+        from
+            records as r
+            {%- if rule == 'demo_surname_part' %}
+            inner join surname_tokens as t on r.record_seq = t.record_seq
+            {%- endif %}
+        where {{ required[rule] | join(' is not null and ') }} is not null
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+blocks as (
+    select
+        link_rule,
+        link_key,
+        count(distinct record_seq) as n_records,
+        count(distinct nhs_number) as n_nhs_numbers,
+        count(distinct record_seq) filter (where surname is null) as n_unnamed,
+        count(distinct surname) as n_surnames
+    from candidate_keys
+    group by link_rule, link_key
+),
+
+final as (
+    select
+        candidate_keys.record_seq,
+        candidate_keys.link_rule,
+        candidate_keys.rule_priority,
+        candidate_keys.link_key,
+        blocks.n_records as block_size
+    from candidate_keys
+    inner join blocks
+        on candidate_keys.link_rule = blocks.link_rule and candidate_keys.link_key = blocks.link_key
+    where
+        blocks.n_records > 1
+        and (
+            candidate_keys.link_rule in ('nhs_number', 'local_id')
+            or (blocks.n_nhs_numbers <= 1 and blocks.n_records <= {{ var('linkage_max_block_size') }})
+        )
+        -- CLD carries no names: the weak date-of-birth + postcode rule only links a record without names, and
+        -- only when the named records of the block agree on the surname
+        and (candidate_keys.link_rule != 'demo_dob_postcode' or (blocks.n_unnamed >= 1 and blocks.n_surnames <= 1))
+)
+
+select * from final

@@ -1,0 +1,67 @@
+-- One row per person per as-at date (latest extract and recent quarter ends): the person's budget by funder,
+-- whether it is integrated (two or more funders), how it is managed, and indicative against agreed amounts.
+with
+
+components as (
+    select * from {{ ref('int_person_budgets_as_at') }}
+),
+
+people as (
+    select * from {{ ref('int_person_demographics') }}
+),
+
+per_person as (
+    select
+        as_at_date,
+        as_at_kind,
+        person_seq,
+        coalesce(sum(annual_gbp) filter (where funder = 'health'), 0) as health_annual_gbp,
+        coalesce(sum(annual_gbp) filter (where funder = 'social_care'), 0) as social_care_annual_gbp,
+        coalesce(sum(annual_gbp) filter (where funder = 'education'), 0) as education_annual_gbp,
+        coalesce(sum(annual_gbp), 0) as total_annual_gbp,
+        coalesce(sum(one_off_gbp), 0) as one_off_gbp,
+        count(*) as n_components,
+        count(distinct funder) as n_funders,
+        string_agg(distinct funder, '+' order by funder) as funder_mix,
+        string_agg(distinct management_option, '+' order by management_option) as management_mix,
+        bool_or(management_option in ('direct_payment', 'mixed')) as has_direct_payment,
+        sum(indicative_budget_gbp) as indicative_budget_gbp,
+        sum(annual_gbp) filter (where care_plan_agreed_date is not null) as agreed_annual_gbp,
+        min(icb_code) filter (where funder = 'health') as health_icb_code
+    from components
+    group by as_at_date, as_at_kind, person_seq
+),
+
+final as (
+    select
+        people.person_key,
+        per_person.as_at_date,
+        per_person.as_at_kind,
+        {{ age_band('people.birth_date', 'per_person.as_at_date') }} as age_band,
+        people.sex_code,
+        people.postcode_district,
+        coalesce(per_person.health_icb_code, people.icb_code) as icb_code,
+        people.la_gss_code,
+        per_person.health_annual_gbp,
+        per_person.social_care_annual_gbp,
+        per_person.education_annual_gbp,
+        per_person.total_annual_gbp,
+        per_person.one_off_gbp,
+        per_person.n_components::int as n_components,
+        per_person.n_funders::int as n_funders,
+        per_person.n_funders >= 2 as is_integrated,
+        per_person.funder_mix,
+        per_person.management_mix,
+        case
+            when per_person.management_mix like '%+%' then 'mixed'
+            else per_person.management_mix
+        end as management_option,
+        coalesce(per_person.has_direct_payment, false) as has_direct_payment,
+        per_person.indicative_budget_gbp,
+        per_person.agreed_annual_gbp
+    from per_person
+    inner join people on per_person.person_seq = people.person_seq
+    where not people.is_opted_out
+)
+
+select * from final

@@ -1,0 +1,49 @@
+-- Current snapshot of each ICB's personal health budgets: renamed, cast and normalised for linkage.
+with
+
+source as (
+    select * from {{ source('raw', 'nhs_phb') }}
+    where _batch_id in {{ current_batch_ids('nhs_phb') }}
+),
+
+renamed as (
+    select
+        'nhs_phb:' || _sender_code || ':' || phb_id as record_id,
+        phb_id,
+        _sender_code as sender_code,
+        {{ valid_nhs_number('nhs_number') }} as nhs_number,
+        {{ normalise_name('surname') }} as surname,
+        {{ normalise_name('forename') }} as forename,
+        {{ name_tokens('surname') }} as surname_tokens,
+        date_of_birth::date as birth_date,
+        {{ unify_sex('sex') }} as sex_code,
+        {{ normalise_postcode('postcode') }} as postcode,
+        upper(trim(icb_code)) as icb_code,
+        nullif(upper(trim(sub_icb_code)), '') as sub_icb_code,
+        upper(trim(phb_category)) as phb_category,
+        coalesce(direct_payment_gbp::numeric(12, 2), 0) as direct_payment_gbp,
+        coalesce(notional_gbp::numeric(12, 2), 0) as notional_gbp,
+        coalesce(third_party_gbp::numeric(12, 2), 0) as third_party_gbp,
+        upper(trim(management_option)) as phb_management_option,
+        upper(trim(budget_basis)) as budget_basis,
+        indicative_budget_gbp::numeric(12, 2) as indicative_budget_gbp,
+        care_plan_agreed_date::date as care_plan_agreed_date,
+        start_date::date as start_date,
+        end_date::date as end_date,
+        record_updated_at::timestamptz as record_updated_at,
+        _batch_id as batch_id,
+        _file_name as source_file_name,
+        _row_number as source_row_number,
+        _extract_date as extract_date
+    from source
+),
+
+final as (
+    select
+        *,
+        {{ postcode_district('postcode') }} as postcode_district,
+        direct_payment_gbp + notional_gbp + third_party_gbp as total_gbp
+    from renamed
+)
+
+select * from final

@@ -1,0 +1,532 @@
+"""The gate's checks as SQL, grouped in suites. Pure text: no GX and no database at import.
+
+Every check is one query returning rows `(location text, n bigint, detail text, breach boolean)`:
+`location` names where (schema.table.column, or feed/sender batch id), `n` counts offending values or rows,
+`detail` gives figures and thresholds, `breach` fails the check. Queries return catalogue names, codes and
+counts only, never a row's values, so validation results and Data Docs cannot carry an identifier.
+Casts inside checks are guarded by patterns, so a database error cannot quote a value either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ipb.quality.settings import ANALYST_SCHEMAS, GateConfig
+
+RAW_FEEDS = {"nhs_phb": "raw.nhs_phb", "social_care": "raw.social_care", "send": "raw.send"}
+BATCH_FEEDS = {**RAW_FEEDS, "national_opt_out": "raw.national_opt_out"}
+NHS_COLUMNS = {"nhs_phb": "nhs_number", "social_care": "nhs_number", "send": "nhsnumber"}
+VALIDATION_VIEWS = {
+    "linkage": "restricted.validation_linkage",
+    "names": "restricted.validation_name_hashes",
+    "opted_out": "restricted.validation_opted_out_people",
+    "totals": "restricted.validation_funder_totals",
+}
+# Types that cannot hold an identifier-shaped text value: skipped by the value scans.
+_NON_TEXT_TYPES = "('boolean'::regtype, 'date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)"
+_TEXT_TYPES = "('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)"
+RUNNER = "quality.query_rows"  # created by ipb.quality.gate.prepare (see RUNNER_DDL there)
+_EMPTY = "select null::text as location, 0::bigint as n, null::text as detail, false as breach where false"
+
+
+@dataclass(frozen=True)
+class Check:
+    suite: str
+    key: str  # stable machine name
+    name: str  # what the IG lead reads
+    notes: str  # what the check proves
+    sql: str
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _values(rows: list[tuple], cols: str, alias: str = "v") -> str:
+    """A VALUES list as a derived table named `alias`, or an empty one with the same typed columns."""
+    pairs = [c.strip().split() for c in cols.split(",")]
+    if not rows:
+        nulls = ", ".join(f"null::{typ} as {name}" for name, typ in pairs)
+        return f"(select {nulls} where false) as {alias}"
+    body = ", ".join(
+        "(" + ", ".join(_lit(v) if isinstance(v, str) else repr(float(v)) for v in row) + ")" for row in rows
+    )
+    return f"(values {body}) as {alias} ({', '.join(name for name, _ in pairs)})"
+
+
+def _dynamic_rows(text_expr: str) -> str:
+    """Rows of a query given as SQL text (quality.query_rows runs it with the caller's rights), so a check may
+    name tables that might not exist or that it discovers from the catalogue."""
+    return f"select * from {RUNNER}({text_expr})"
+
+
+def _when_exists(relation: str, inner: str) -> str:
+    """Rows of `inner` when `relation` exists, none otherwise (a feed that never arrived has no raw table)."""
+    exists = f"to_regclass({_lit(relation)}) is not null"
+    return _dynamic_rows(f"case when {exists} then $q${inner}$q$ else $q${_EMPTY}$q$ end")
+
+
+def _current_batches(feed: str) -> str:
+    """The current snapshot per sender (shared interface): latest extract date, ties to the highest batch id."""
+    return (
+        "(select distinct on (coalesce(sender_code, '')) batch_id, feed, sender_code"
+        f" from audit.batches where feed = {_lit(feed)} and status = 'loaded'"
+        " order by coalesce(sender_code, ''), extract_date desc, batch_id desc)"
+    )
+
+
+def _batch_label(alias: str) -> str:
+    return f"{alias}.feed || '/' || coalesce({alias}.sender_code, '-') || ' batch ' || {alias}.batch_id"
+
+
+def _catalogue(column_filter: str = "true") -> str:
+    """Columns of every analyst-visible relation, discovered from the catalogue (visible whatever the grants)."""
+    schemas = ", ".join(_lit(s) for s in ANALYST_SCHEMAS)
+    return (
+        "select n.nspname as schema_name, c.relname as table_name, a.attname as column_name, a.attnum,"
+        " a.atttypid, c.oid as table_oid"
+        " from pg_catalog.pg_attribute as a"
+        " inner join pg_catalog.pg_class as c on a.attrelid = c.oid"
+        " inner join pg_catalog.pg_namespace as n on c.relnamespace = n.oid"
+        f" where n.nspname in ({schemas}) and c.relkind in ('r', 'v', 'm', 'p', 'f')"
+        f" and a.attnum > 0 and not a.attisdropped and ({column_filter})"
+    )
+
+
+def _scan(predicate: str, what: str, column_filter: str = "true") -> str:
+    """Count, per analyst-visible column, values for which `predicate` (on text `v.x`) holds. One pass per table."""
+    return f"""with cols as ({_catalogue(column_filter)}),
+tables as (
+    select schema_name, table_name,
+        string_agg(format('(%L, t.%I::text)', column_name, column_name), ', ' order by attnum) as value_list
+    from cols group by schema_name, table_name
+),
+hits as (
+    select h.location, h.n
+    from tables
+    cross join lateral {RUNNER}(format(
+        'select %L || v.c, count(*), null::text, true from %I.%I as t cross join lateral (values %s) as v (c, x)'
+        ' where %s group by v.c',
+        tables.schema_name || '.' || tables.table_name || '.', tables.schema_name, tables.table_name,
+        tables.value_list, $p${predicate}$p$)) as h
+)
+select location, n, {_lit(what)} as detail, true as breach from hits
+union all
+select count(*) || ' columns in ' || count(distinct schema_name || '.' || table_name) || ' tables scanned',
+    0, null, false
+from cols"""
+
+
+# ---------------------------------------------------------------- raw feeds and the batch log
+
+
+def row_accounting() -> str:
+    raw_counts = " union all ".join(
+        _when_exists(
+            table,
+            f"select b.batch_id::text as location, count(r._batch_id) as n, null as detail, false as breach"
+            f" from {_current_batches(feed)} as b left join {table} as r on r._batch_id = b.batch_id"
+            " group by b.batch_id",
+        )
+        for feed, table in BATCH_FEEDS.items()
+    )
+    return f"""with loaded as (
+    select batch_id, feed, sender_code, rows_in_file, rows_loaded, rows_quarantined
+    from audit.batches where status = 'loaded'
+),
+current_batches as (
+    select distinct on (feed, coalesce(sender_code, '')) batch_id
+    from audit.batches where status = 'loaded'
+    order by feed, coalesce(sender_code, ''), extract_date desc, batch_id desc
+),
+raw_counts as (select location::bigint as batch_id, n from ({raw_counts}) as rc),
+quarantined as (select batch_id, sum(row_count)::bigint as n from quarantine.reason_counts group by batch_id)
+select {_batch_label('l')} as location, abs(l.rows_in_file - l.rows_loaded - l.rows_quarantined) as n,
+    'rows in file ' || l.rows_in_file || ' <> loaded ' || l.rows_loaded || ' + quarantined ' || l.rows_quarantined
+        as detail,
+    true as breach
+from loaded as l where l.rows_in_file <> l.rows_loaded + l.rows_quarantined
+union all
+select {_batch_label('l')}, abs(coalesce(rc.n, 0) - l.rows_loaded),
+    'raw rows ' || coalesce(rc.n, 0) || ', batch log says loaded ' || l.rows_loaded, true
+from loaded as l
+inner join current_batches as cb on l.batch_id = cb.batch_id
+left join raw_counts as rc on l.batch_id = rc.batch_id
+where coalesce(rc.n, 0) <> l.rows_loaded
+union all
+select {_batch_label('l')}, abs(coalesce(q.n, 0) - l.rows_quarantined),
+    'quarantined rows ' || coalesce(q.n, 0) || ', batch log says ' || l.rows_quarantined, true
+from loaded as l
+inner join current_batches as cb on l.batch_id = cb.batch_id
+left join quarantined as q on l.batch_id = q.batch_id
+where coalesce(q.n, 0) <> l.rows_quarantined
+union all
+select (select count(*) from loaded) || ' loaded files accounted; '
+    || (select count(*) from current_batches) || ' current snapshots recounted', 0, null, false"""
+
+
+def identifier_validity(kind: str, thresholds: dict[str, float], min_sent: int = 0) -> str:
+    """Validity rate per current batch: valid / (present in raw + quarantined for this identifier). A batch that
+    sent fewer than `min_sent` identifiers is reported but cannot breach (a rate of 4 in 6 is noise, not a trend)."""
+    parts = []
+    for feed, minimum in sorted(thresholds.items()):
+        if kind == "nhs_number":
+            col, reason = NHS_COLUMNS[feed], "invalid_nhs_number"
+            valid = f"util.is_valid_nhs_number({col})"
+        else:
+            col, valid, reason = "upn", "util.is_valid_upn(btrim(upn))", "invalid_upn"
+        inner = f"""select {_batch_label('b')} as location, s.present - s.valid + coalesce(q.n, 0) as n,
+    s.valid || ' of ' || (s.present + coalesce(q.n, 0)) || ' valid, rate '
+        || coalesce(round(s.valid::numeric / nullif(s.present + coalesce(q.n, 0), 0), 4)::text, 'n/a (none sent)')
+        || ', threshold ' || {minimum} || ' from {int(min_sent)} sent' as detail,
+    s.present + coalesce(q.n, 0) >= {int(min_sent)}
+        and coalesce(s.valid::numeric / nullif(s.present + coalesce(q.n, 0), 0), 1) < {minimum} as breach
+from {_current_batches(feed)} as b
+cross join lateral (
+    select count(*) filter (where nullif(btrim({col}), '') is not null) as present,
+        count(*) filter (where {valid}) as valid
+    from {RAW_FEEDS[feed]} where _batch_id = b.batch_id
+) as s
+left join (
+    select batch_id, sum(row_count)::bigint as n from quarantine.reason_counts
+    where reason_code = {_lit(reason)} group by batch_id
+) as q on b.batch_id = q.batch_id"""
+        parts.append(_when_exists(RAW_FEEDS[feed], inner))
+    return " union all ".join(parts) if parts else _EMPTY
+
+
+def _d(col: str) -> str:
+    return f"(case when util.is_iso_date(btrim({col})) then btrim({col})::date end)"
+
+
+def _m(col: str) -> str:
+    return f"coalesce(case when util.is_money(btrim({col})) then btrim({col})::numeric end, 0)"
+
+
+def _age(dob: str, at: str) -> str:
+    return f"extract(year from age({_d(at)}, {_d(dob)}))"
+
+
+def _not_in(col: str, codes: tuple[str, ...]) -> str:
+    return f"(nullif(btrim({col}), '') is not null and btrim({col}) not in ({', '.join(map(_lit, codes))}))"
+
+
+def _code_rules() -> dict[str, dict[str, str]]:
+    """Coded columns outside their FEEDS.md code lists, per feed (independent of the loader's own rules)."""
+    from ipb import feeds as f
+
+    return {
+        "nhs_phb": {"sex": _not_in("sex", f.PERSON_SEX_CODES),
+                    "phb_category": _not_in("phb_category", f.PHB_CATEGORIES),
+                    "management_option": _not_in("management_option", f.PHB_MANAGEMENT_OPTIONS),
+                    "budget_basis": _not_in("budget_basis", f.PHB_BUDGET_BASIS)},
+        "social_care": {"gender": _not_in("gender", f.PERSON_SEX_CODES),
+                        "client_funding_status": _not_in("client_funding_status", f.CLD_FUNDING_STATUSES),
+                        "event_type": _not_in("event_type", f.CLD_EVENT_TYPES),
+                        "delivery_mechanism": _not_in("delivery_mechanism", f.CLD_DELIVERY_MECHANISMS),
+                        "cost_frequency_unit_type": _not_in("cost_frequency_unit_type", f.CLD_COST_FREQUENCIES)},
+        "send": {"sex": _not_in("sex", f.SEND_SEX_CODES),
+                 "senprimaryneed": _not_in("senprimaryneed", f.SEN_PRIMARY_NEEDS),
+                 "pb_oa_dp": "(" + " or ".join(_not_in(c, ("0", "1")) for c in ("pb", "oa", "dp")) + ")"},
+    }
+
+
+def _policy_rules() -> dict[str, dict[str, str]]:
+    """National policy rules of FEEDS.md, per feed, on the raw text (casts guarded)."""
+    dp, nt, tp = _m("direct_payment_gbp"), _m("notional_gbp"), _m("third_party_gbp")
+    n_nonzero = f"(({dp} > 0)::int + ({nt} > 0)::int + ({tp} > 0)::int)"
+    single = f"(case when {dp} > 0 then 'DIRECT_PAYMENT' when {nt} > 0 then 'NOTIONAL' else 'THIRD_PARTY' end)"
+    phb_age = _age("date_of_birth", "start_date")
+    units = ("case when btrim(planned_units_per_week) ~ '^[0-9]+(\\.[0-9]+)?$'"
+             " then btrim(planned_units_per_week)::numeric end")
+    return {
+        "nhs_phb": {
+            "PMCB notional only": f"btrim(phb_category) = 'PMCB' and ({dp} > 0 or {tp} > 0)",
+            "no direct payment for wheelchair budgets": f"btrim(phb_category) = 'WHEELCHAIR' and {dp} > 0",
+            "CHC 18 or over at start": f"btrim(phb_category) = 'CHC' and {phb_age} < 18",
+            "CYP_CC under 18 at start": f"btrim(phb_category) = 'CYP_CC' and {phb_age} >= 18",
+            "age 0-120": f"{phb_age} > 120 or {_d('date_of_birth')} > current_date",
+            "management option agrees with amounts":
+                f"{n_nonzero} > 0 and btrim(management_option) is distinct from "
+                f"(case when {n_nonzero} = 1 then {single} else 'MIXED' end)",
+        },
+        "social_care": {
+            "adults only (18 or over at event start)": f"{_age('date_of_birth', 'event_start_date')} < 18",
+            "planned units for hourly, daily and per-session costs":
+                "btrim(event_type) = 'Service' and btrim(delivery_mechanism) in "
+                "('Direct payment', 'CASSR managed personal budget') and btrim(cost_frequency_unit_type) in "
+                f"('Hourly', 'Daily', 'Per session') and coalesce({units}, 0) <= 0",
+        },
+        "send": {
+            "age 0-25 at plan start": f"{_age('personbirthdate', 'startdate')} not between 0 and 25",
+            "personal budget flags consistent":
+                f"(btrim(pb) = '0' and (btrim(oa) = '1' or btrim(dp) = '1' or {_m('educationelementgbp')} > 0"
+                f" or {_m('socialcareelementgbp')} > 0)) or (btrim(pb) = '1' and btrim(oa) = '0' and btrim(dp) = '0')",
+        },
+    }
+
+
+def raw_rules(rules_by_feed: dict[str, dict[str, str]]) -> str:
+    """Rows of the current snapshots that break a rule (must be none: the loader quarantines them). One pass."""
+    parts = []
+    for feed, feed_rules in sorted(rules_by_feed.items()):
+        tests = ", ".join(f"({_lit(name)}, coalesce(({cond}), false))" for name, cond in feed_rules.items())
+        inner = f"""select {_batch_label('b')} || ': ' || v.rule as location, count(*) as n,
+    'rows breaking the rule' as detail, true as breach
+from {_current_batches(feed)} as b
+inner join {RAW_FEEDS[feed]} as r on r._batch_id = b.batch_id
+cross join lateral (values {tests}) as v (rule, failed)
+where v.failed
+group by b.feed, b.sender_code, b.batch_id, v.rule"""
+        parts.append(_when_exists(RAW_FEEDS[feed], inner))
+    n_rules = sum(len(r) for r in rules_by_feed.values())
+    parts.append(f"select {_lit(f'{n_rules} rules checked on the current snapshots')}, 0, null, false")
+    return " union all ".join(parts)
+
+
+# ---------------------------------------------------------------- integration (restricted validation views)
+
+
+def linkage_rules(t: dict) -> str:
+    bounds = [(rule, float(b["min"]), float(b["max"])) for rule, b in sorted((t.get("rule_share") or {}).items())]
+    default = t.get("default_rule_share") or {"min": 0.0, "max": 1.0}
+    return f"""with per_rule as (
+    select link_rule, sum(records)::bigint as records from {VALIDATION_VIEWS['linkage']} group by link_rule
+),
+total as (select coalesce(sum(records), 0) as records from per_rule),
+bounds as (select * from {_values(bounds, 'rule text, lo float8, hi float8')})
+select 'rule ' || p.link_rule as location, p.records as n,
+    'share ' || round(p.records::numeric / nullif(t.records, 0), 4) || ' of ' || t.records || ' records, bounds '
+        || coalesce(b.lo, {float(default['min'])}) || '-' || coalesce(b.hi, {float(default['max'])}) as detail,
+    p.records::float8 / nullif(t.records, 0) not between coalesce(b.lo, {float(default['min'])})
+        and coalesce(b.hi, {float(default['max'])}) as breach
+from per_rule as p cross join total as t left join bounds as b on p.link_rule = b.rule
+where p.link_rule not in ('unlinked', 'no_person_key')
+union all
+select 'all records', t.records, 'at least {int(t.get('min_records', 1))} records expected',
+    t.records < {int(t.get('min_records', 1))}
+from total as t"""
+
+
+def unlinked_records(t: dict) -> str:
+    return f"""with per_rule as (
+    select link_rule, sum(records)::bigint as records from {VALIDATION_VIEWS['linkage']} group by link_rule
+),
+total as (select coalesce(sum(records), 0) as records from per_rule),
+unlinked as (select coalesce(sum(records), 0) as records from per_rule where link_rule = 'unlinked'),
+no_key as (select coalesce(sum(records), 0) as records from per_rule where link_rule = 'no_person_key')
+select 'unlinked records' as location, u.records as n,
+    'share ' || coalesce(round(u.records::numeric / nullif(t.records, 0), 4)::text, 'n/a')
+        || ', at most {float(t.get('max_unlinked_share', 1.0))} and {int(t.get('max_unlinked_records', 10**12))}'
+        as detail,
+    coalesce(u.records::float8 / nullif(t.records, 0), 0) > {float(t.get('max_unlinked_share', 1.0))}
+        or u.records > {int(t.get('max_unlinked_records', 10**12))} as breach
+from unlinked as u cross join total as t
+union all
+select 'records without a person key', k.records, 'must be 0', k.records > 0 from no_key as k"""
+
+
+def components_have_people(r: dict) -> str:
+    comp, people, key = r["components_table"], r["people_table"], r["person_key"]
+    return f"""select {_lit(comp)} || ': components without a person key' as location, count(*) as n,
+    null as detail, count(*) > 0 as breach
+from {comp} as c where c.{key} is null
+union all
+select {_lit(comp)} || ': components whose person is not in ' || {_lit(people)}, count(*), null, count(*) > 0
+from {comp} as c where c.{key} is not null and not exists (select 1 from {people} as p where p.{key} = c.{key})
+union all
+select {_lit(comp)} || ': components checked', count(*), null, false from {comp}"""
+
+
+def totals_reconcile(r: dict) -> str:
+    comp, funder, annual, one_off = r["components_table"], r["funder_column"], r["annual_column"], r["one_off_column"]
+    tol = float(r.get("tolerance_gbp", 0.01))
+    return f"""with mart as (
+    select {funder} as funder, coalesce(sum({annual}), 0) as annual_gbp, coalesce(sum({one_off}), 0) as one_off_gbp
+    from {comp} group by {funder}
+),
+staged as (select funder, annual_gbp, one_off_gbp from {VALIDATION_VIEWS['totals']})
+select 'funder ' || coalesce(m.funder, s.funder) as location,
+    round(abs(coalesce(m.annual_gbp, 0) - coalesce(s.annual_gbp, 0))
+        + abs(coalesce(m.one_off_gbp, 0) - coalesce(s.one_off_gbp, 0)))::bigint as n,
+    'annual: marts ' || coalesce(m.annual_gbp, 0) || ', staged ' || coalesce(s.annual_gbp, 0)
+        || '; one-off: marts ' || coalesce(m.one_off_gbp, 0) || ', staged ' || coalesce(s.one_off_gbp, 0)
+        || ' (tolerance {tol})' as detail,
+    abs(coalesce(m.annual_gbp, 0) - coalesce(s.annual_gbp, 0)) > {tol}
+        or abs(coalesce(m.one_off_gbp, 0) - coalesce(s.one_off_gbp, 0)) > {tol} as breach
+from mart as m full outer join staged as s on m.funder = s.funder"""
+
+
+# ---------------------------------------------------------------- analyst-visible tables (build schemas)
+
+
+def tables_built() -> str:
+    schemas = _values([(s,) for s in ANALYST_SCHEMAS], "schema_name text", "s")
+    return f"""with rels as (
+    select n.nspname as schema_name, c.relname as table_name, c.oid
+    from pg_catalog.pg_class as c inner join pg_catalog.pg_namespace as n on c.relnamespace = n.oid
+    where n.nspname in ({', '.join(_lit(s) for s in ANALYST_SCHEMAS)}) and c.relkind in ('r', 'v', 'm', 'p', 'f')
+)
+select s.schema_name as location, count(r.oid) as n, 'tables built' as detail, count(r.oid) = 0 as breach
+from {schemas} left join rels as r on s.schema_name = r.schema_name
+group by s.schema_name
+union all
+select r.schema_name || '.' || r.table_name, 1, 'the gate cannot read this table', true
+from rels as r
+where not has_schema_privilege(r.schema_name, 'usage') or not has_table_privilege(r.oid, 'select')"""
+
+
+def approved_columns(cfg: GateConfig) -> str:
+    approved = _values(cfg.approved_columns(), "schema_name text, table_name text, column_name text")
+    return f"""with discovered as ({_catalogue()}),
+approved as (select * from {approved})
+select d.schema_name || '.' || d.table_name || '.' || d.column_name as location, 1 as n,
+    'column not approved for analysts (expectations/approved_columns.yml)' as detail, true as breach
+from discovered as d
+left join approved as a
+    on d.schema_name = a.schema_name and d.table_name = a.table_name and d.column_name = a.column_name
+where a.column_name is null
+union all
+select count(*) || ' columns discovered', 0, null, false from discovered"""
+
+
+def minimisation(age_bands: list[str]) -> str:
+    bands = ", ".join(_lit(b) for b in age_bands)
+    names = f"""select schema_name || '.' || table_name || '.' || column_name as location, 1 as n,
+    'column name says date of birth or exact age' as detail, true as breach
+from ({_catalogue()}) as c
+where column_name ~* '(birth|(^|_)dob($|_)|^age$|(^|_)age_(years|in_years|at_[a-z_]+)$)'"""
+    ages = _scan(f"v.x not in ({bands})", "values that are not an IG age band", "a.attname ~* 'age_band$'")
+    districts = _scan(
+        r"v.x !~ '^[A-Z]{1,2}[0-9][A-Z0-9]?$'", "values that are not a postcode district", "a.attname ~* 'postcode'"
+    )
+    return (f"select * from ({names}) as n union all select * from ({ages}) as a"
+            f" union all select * from ({districts}) as d")
+
+
+def nhs_numbers() -> str:
+    return _scan("v.x ~ '^[0-9 ]{10,13}$' and util.is_valid_nhs_number(v.x)",
+                 "values that look like NHS numbers (10 digits, valid check digit)",
+                 f"a.atttypid not in {_NON_TEXT_TYPES}")
+
+
+def upns_and_ulns() -> str:
+    return _scan(r"upper(btrim(v.x)) ~ '^[A-Z][0-9]{11}[0-9A-Z]$' or btrim(v.x) ~ '^[0-9]{10}$'",
+                 "values shaped like UPNs (letter + 12) or ULNs (10 digits)",
+                 f"a.atttypid not in {_NON_TEXT_TYPES}")
+
+
+def postcodes() -> str:
+    return _scan("v.x ~ '[0-9][A-Za-z]{2}\\s*$' and util.is_valid_postcode(v.x)",
+                 "values that look like full postcodes", f"a.atttypid not in {_NON_TEXT_TYPES}")
+
+
+def names(cfg: GateConfig) -> str:
+    exempt = ", ".join(_lit(x) for x in cfg.name_scan_exempt()) or "''"
+    norm = "regexp_replace(upper(v.x), '[^A-Z]', '', 'g')"
+    # Only name-shaped values (letters, spaces, hyphens, apostrophes, dots): "LE1" is a postcode district, not Le.
+    return _scan(
+        f"v.x ~ '^\\s*[A-Za-z][A-Za-z .''-]*$' and length({norm}) >= 2"
+        f" and encode(sha256(convert_to({norm}, 'UTF8')), 'hex') in "
+        f"(select name_hash from {VALIDATION_VIEWS['names']})",
+        "values equal to a name in the linkage layer",
+        f"a.atttypid in {_TEXT_TYPES} and (n.nspname || '.' || c.relname || '.' || a.attname) not in ({exempt})",
+    )
+
+
+def opted_out() -> str:
+    return _scan(f"v.x in (select person_key from {VALIDATION_VIEWS['opted_out']})",
+                 "person keys of people who opted out", f"a.atttypid in {_TEXT_TYPES}")
+
+
+def suppression(cfg: GateConfig) -> str:
+    """Below national level: counts are `*`, 0 or a multiple of 5 from 10; a rate is `*` when its count is; exact
+    national-only counts are empty. A configured report that was not built is a breach."""
+    ok = ("case when c.v is null or c.v = '*' then true when c.v ~ '^[0-9]+$' then c.v::numeric = 0"
+          " or (c.v::numeric >= 10 and mod(c.v::numeric, 5) = 0) else false end")
+    parts = []
+    for table, spec in sorted(cfg.report_specs().items()):
+        rel = f"build_reports.{table}"
+        below = f"not coalesce(({spec.get('national_when') or 'false'}), false)"
+        tests = [(f"{col}: count not *, 0 or a multiple of 5 from 10", f"t.{col}::text", f"not ({ok})")
+                 for col in spec.get("suppressed_counts") or []]
+        tests += [(f"{rate}: rate shown for a suppressed count", f"t.{rate}::text",
+                   f"t.{count}::text = '*' and c.v is distinct from '*'")
+                  for rate, count in (spec.get("rates") or {}).items()]
+        tests += [(f"{col}: exact count below national level", f"t.{col}::text", "c.v is not null")
+                  for col in spec.get("national_only") or []]
+        for label, value, bad in tests:
+            parts.append(_when_exists(rel, f"""select {_lit(f'{rel}.{label}')} as location, count(*) as n,
+    'cells below national level' as detail, count(*) > 0 as breach
+from {rel} as t cross join lateral (select {value} as v) as c
+where {below} and {bad}"""))
+        parts.append(f"select {_lit(f'{rel} not built')}, 1::bigint, 'a published report is missing', true"
+                     f" where to_regclass({_lit(rel)}) is null")
+    parts.append(f"select {_lit(f'{len(cfg.report_specs())} reports checked')}, 0::bigint, null, false")
+    return " union all ".join(parts)
+
+
+def suites(cfg: GateConfig) -> dict[str, list[Check]]:
+    t = cfg.thresholds
+    validity = t.get("identifier_validity") or {}
+    raw = [
+        Check("raw_feeds", "row_accounting", "Row accounting per file",
+              "Every loaded file: rows in file = rows loaded + rows quarantined; the current snapshot's raw and "
+              "quarantine rows agree with the batch log.", row_accounting()),
+        Check("raw_feeds", "nhs_number_validity", "NHS number validity rate per feed and sender",
+              "Share of NHS numbers sent that are valid (modulus 11), per current batch, at least the threshold.",
+              identifier_validity("nhs_number", validity.get("nhs_number") or {}, validity.get("min_sent", 0))),
+        Check("raw_feeds", "upn_validity", "UPN validity rate per sender",
+              "Share of UPNs sent that are valid (DfE modulus 23), per current SEND batch, at least the threshold.",
+              identifier_validity("upn", validity.get("upn") or {}, validity.get("min_sent", 0))),
+        Check("raw_feeds", "code_lists", "Code lists respected in raw feeds",
+              "No row of a current snapshot holds a coded value outside its FEEDS.md code list.",
+              raw_rules(_code_rules())),
+        Check("raw_feeds", "policy_rules", "Policy rules hold in raw feeds",
+              "PMCB notional only, no direct payment for wheelchair budgets, ages per category and feed, "
+              "management option agrees with amounts, SEND personal budget flags.",
+              raw_rules(_policy_rules())),
+    ]
+    link = t.get("linkage") or {}
+    rec = t.get("reconciliation") or {}
+    integration = [
+        Check("integration", "linkage_rates", "Linkage rate per rule within bounds",
+              "Share of records linked by each rule (NHS number, demographic rules) within configured bounds.",
+              linkage_rules(link)),
+        Check("integration", "unlinked_records", "Unlinked records within bounds",
+              "Records linked to no other record are counted and within bounds; every record has a person key.",
+              unlinked_records(link)),
+        Check("integration", "components_have_people", "Every budget component has a person",
+              "Each mart budget component carries a person key present in the person dimension.",
+              components_have_people(rec)),
+        Check("integration", "totals_reconcile", "Budget totals reconcile with staged source amounts",
+              "Per funder, mart component totals equal the staged source amounts less opted-out people.",
+              totals_reconcile(rec)),
+    ]
+    analyst = [
+        Check("analyst_ig", "tables_built", "Analyst tables built and readable by the gate",
+              "Both build schemas hold tables and the gate can read every one (an unreadable table fails).",
+              tables_built()),
+        Check("analyst_ig", "approved_columns", "Only approved columns in analyst tables",
+              "Every column of every table discovered in build_marts and build_reports is approved.",
+              approved_columns(cfg)),
+        Check("analyst_ig", "no_nhs_numbers", "No NHS numbers in analyst tables",
+              "No analyst-visible value is 10 digits passing the NHS modulus-11 check.", nhs_numbers()),
+        Check("analyst_ig", "no_upns_ulns", "No UPNs or ULNs in analyst tables",
+              "No analyst-visible value is shaped like a UPN or a ULN.", upns_and_ulns()),
+        Check("analyst_ig", "no_postcodes", "No full postcodes in analyst tables",
+              "No analyst-visible value is a full UK postcode (districts only).", postcodes()),
+        Check("analyst_ig", "no_names", "No names from the linkage layer in analyst tables",
+              "No analyst-visible text equals a forename, surname or full name held in the restricted layer "
+              "(compared as SHA-256 hashes of normalised names).", names(cfg)),
+        Check("analyst_ig", "minimisation", "Age bands and postcode districts only",
+              "No date-of-birth or exact-age column; age bands are IG bands; postcode columns hold districts.",
+              minimisation(list(t.get("age_bands") or []))),
+        Check("analyst_ig", "suppression", "Small numbers suppressed in quarterly return and published reports",
+              "Every published count below national level is *, 0 or a multiple of 5 from 10 (no 1-7 shown).",
+              suppression(cfg)),
+        Check("analyst_ig", "opt_out", "Opted-out people absent from analyst tables",
+              "No person key of a person on the national data opt-out list appears in an analyst table.",
+              opted_out()),
+    ]
+    return {"raw_feeds": raw, "integration": integration, "analyst_ig": analyst}

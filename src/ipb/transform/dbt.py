@@ -1,0 +1,75 @@
+"""Run dbt in-process against the warehouse.
+
+profiles.yml reads only environment variables; `dbt_env` builds them. The pseudonym key travels to every
+PostgreSQL session as the custom setting `ipb.pseudonym_key_hex` through libpq's PGOPTIONS, so it is never
+rendered into compiled SQL, dbt's target/ or its logs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from ipb import config, warehouse
+
+# dbtRunner is not re-entrant and the environment is process-wide: one dbt invocation at a time.
+_LOCK = threading.Lock()
+
+
+def dbt_env(settings: config.Settings | None = None, threads: int = 2) -> dict[str, str]:
+    """Environment variables for profiles.yml (connection, threads) and PGOPTIONS carrying the key as hex."""
+    settings = settings or config.load()
+    parts = urlsplit(warehouse.admin_url(settings))
+    key_hex = settings.pseudonym_key().encode("utf-8").hex()
+    return {
+        "IPB_DBT_HOST": parts.hostname or "127.0.0.1",
+        "IPB_DBT_PORT": str(parts.port or 5432),
+        "IPB_DBT_USER": unquote(parts.username or ""),
+        "IPB_DBT_PASSWORD": unquote(parts.password or ""),
+        "IPB_DBT_DBNAME": parts.path.lstrip("/") or settings.database,
+        "IPB_DBT_THREADS": str(threads),
+        "PGOPTIONS": f"-c ipb.pseudonym_key_hex={key_hex}",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@dataclass
+class DbtResult:
+    success: bool
+    result: Any  # dbt's own result object (RunExecutionResult, Manifest, ...)
+    exception: BaseException | None
+
+
+def run_dbt(
+    args: list[str], settings: config.Settings | None = None, env: Mapping[str, str] | None = None
+) -> DbtResult:
+    """Invoke dbt (e.g. ["build"]) with --project-dir/--profiles-dir of the repository's dbt project."""
+    from dbt.cli.main import dbtRunner
+
+    settings = settings or config.load()
+    project = str(settings.dbt_project_dir)
+    values = {**dbt_env(settings), **(env or {})}
+    full = [*args, "--project-dir", project, "--profiles-dir", project]
+    with _LOCK, _environment(values):
+        res = dbtRunner().invoke(full)
+    return DbtResult(bool(res.success), res.result, res.exception)

@@ -1,0 +1,274 @@
+"""The dbt project on a real warehouse: a hand-made night loaded by the real loader, `dbt build` (seeds, models,
+snapshot, data tests, unit tests), linkage against known truth, IG promises, history across two nights."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ipb import config, db, warehouse
+from ipb.transform import dbt_env, run_dbt
+from ipb.transform.linkage_quality import compare, read_links
+from tests import dbt_sample
+
+KEY = "a-test-key-that-is-long-enough-0123456789"
+FORBIDDEN_COLUMNS = {
+    "nhs_number", "forename", "surname", "date_of_birth", "birth_date", "postcode", "upn", "uln", "phb_id",
+    "la_person_id", "ehc_plan_id", "event_reference", "record_id", "person_seq",
+}
+
+
+def _nhs_valid(s: str) -> bool:
+    total = sum(int(d) * w for d, w in zip(s[:9], range(10, 1, -1), strict=True))
+    check = (11 - total % 11) % 11
+    return check != 10 and check == int(s[9])
+
+
+@pytest.fixture(scope="module")
+def night(settings: config.Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A fresh database with the sample night loaded and built (module-scoped: one dbt build for many checks)."""
+    name = f"ipb_test_dbt_{uuid.uuid4().hex[:8]}"
+    admin = warehouse.admin_url(settings, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("IPB_WAREHOUSE_DB", name)
+    mp.setenv("IPB_PSEUDONYM_KEY", KEY)
+    if settings.external_url:
+        mp.setenv("IPB_WAREHOUSE_URL", warehouse.admin_url(settings, name))
+    try:
+        db.bootstrap()
+        landing = tmp_path_factory.mktemp("landing")
+        dbt_sample.load_night(landing / "20261122", "20261122")
+        result = run_dbt(["build"])
+        yield {"build": result, "landing": landing, "url": warehouse.admin_url(config.load())}
+    finally:
+        mp.undo()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def _failures(result) -> list[str]:
+    """Names of the nodes that errored or failed, for a readable assertion message."""
+    results = getattr(result.result, "results", None) or []
+    return [f"{r.node.name}: {r.status}" for r in results if str(r.status) in ("error", "fail", "runtime error")]
+
+
+def _rows(url: str, query: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def test_dbt_env_carries_key_only_in_pgoptions(settings: config.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IPB_PSEUDONYM_KEY", KEY)
+    env = dbt_env(config.load())
+    assert env["PGOPTIONS"] == f"-c ipb.pseudonym_key_hex={KEY.encode().hex()}"
+    assert all(KEY not in v for k, v in env.items())
+    profiles = (config.load().dbt_project_dir / "profiles.yml").read_text()
+    assert "env_var('IPB_DBT_PASSWORD')" in profiles and "role: ipb_transformer" in profiles
+
+
+def test_pseudonymise_macro_is_hmac_sha256(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SQL HMAC equals Python's hmac for short, block-sized and long keys; the key is never in compiled SQL."""
+    db.bootstrap()
+    monkeypatch.setenv("IPB_PSEUDONYM_KEY", KEY)
+    res = run_dbt(["compile", "--inline", "select {{ pseudonymise('msg') }} as h from (values ('')) as t (msg)"])
+    assert res.success, res.exception
+    compiled = res.result.results[0].node.compiled_code
+    assert "current_setting('ipb.pseudonym_key_hex')" in compiled
+    assert KEY not in compiled and KEY.encode().hex() not in compiled
+    query = compiled.replace("(values (''))", "(values (%s))")
+    for key in (b"k", b"x" * 64, b"long key " * 20, KEY.encode()):
+        for message in ("9990000018", "local:send:886:EHC1", "£ é"):
+            with psycopg.connect(fresh_db) as conn:
+                conn.execute("select set_config('ipb.pseudonym_key_hex', %s, false)", (key.hex(),))
+                got = conn.execute(query, (message,)).fetchone()[0]
+            assert got == hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def test_dbt_build_passes(night: dict) -> None:
+    """Seeds, staging, linkage, snapshot, marts, reports, audit: every model, data test and unit test passes."""
+    result = night["build"]
+    assert result.success, (result.exception, _failures(result))
+    statuses = {r.node.resource_type: set() for r in result.result.results}
+    for r in result.result.results:
+        statuses[r.node.resource_type].add(str(r.status))
+    assert {"seed", "model", "snapshot", "test", "unit_test"} <= {str(k) for k in statuses}
+    names = {r.node.name for r in result.result.results}
+    assert {"fct_integrated_personal_budget", "rpt_phb_quarterly", "opt_out_exclusions"} <= names
+
+
+def test_every_record_one_person_and_links_match_truth(night: dict) -> None:
+    url = night["url"]
+    index = _rows(url, "select record_id, person_seq, link_rule from restricted.int_person_index")
+    raw = _rows(url, "select (select count(*) from raw.nhs_phb) + (select count(*) from raw.social_care)"
+                     " + (select count(*) from raw.send)")[0][0]
+    assert len(index) == raw == len(dbt_sample.TRUTH)
+    feeds = {"nhs_phb": "nhs_phb", "social_care": "social_care", "send": "send"}
+    predicted: dict[int, set[str]] = {}
+    truth: dict[str, set[str]] = {}
+    rules: dict[str, str] = {}
+    for record_id, person, rule in index:
+        feed, _sender, key = record_id.split(":")
+        true_person = dbt_sample.TRUTH[(feeds[feed], key)]
+        predicted.setdefault(person, set()).add(true_person + "/" + key)
+        truth.setdefault(true_person, set()).add(true_person + "/" + key)
+        rules[key] = rule
+    assert sorted(map(sorted, predicted.values())) == sorted(map(sorted, truth.values()))
+    assert rules["EV00000002"] == "local_id"
+    assert rules["EHC0000002"] == "demo_surname_part"  # Liz Jones = Elizabeth Smith-Jones
+    assert rules["EHC0000003"] == "demo_dob_swap"
+    assert rules["EHC0000006"] == "demo_exact"  # the right twin, never the other one
+    assert rules["PHB000007"] == "unlinked"
+    assert rules["EV00000005"] == "local_id" and rules["PHB000005"] == "demo_dob_postcode"
+
+
+def test_linkage_quality_against_truth_file(night: dict, tmp_path: Path) -> None:
+    """`ipb linkage-quality` reads the generator's truth format; the sample night links perfectly."""
+    url = night["url"]
+    rows = _rows(url, "select _file_name, _row_number, phb_id from raw.nhs_phb union all "
+                      "select _file_name, _row_number, event_reference from raw.social_care union all "
+                      "select _file_name, _row_number, ehcplanid from raw.send")
+    truth_dir = tmp_path / "truth"
+    truth_dir.mkdir()
+    with (truth_dir / "records.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file_name", "row_number", "feed", "person_id", "record_key"])
+        for file_name, row_number, key in rows:
+            feed = file_name.rsplit("_", 2)[0]
+            w.writerow([file_name, row_number, feed, dbt_sample.TRUTH[(feed, key)], key])
+    q = compare(_truth(truth_dir), read_links())
+    assert q.compared_records == len(dbt_sample.TRUTH)
+    assert q.precision == 1.0 and q.recall == 1.0 and q.meets_goal()
+    # a wrong link is seen: pretend the twins are one true person
+    merged = {k: ("P6" if v == "P7" else v) for k, v in _truth(truth_dir).items()}
+    assert compare(merged, read_links()).recall < 1.0
+
+    from typer.testing import CliRunner
+
+    from ipb.cli import app
+
+    out = CliRunner().invoke(app, ["linkage-quality", "--truth", str(truth_dir)])
+    assert out.exit_code == 0, out.output
+    assert "demo_dob_swap" in out.output and "goal met" in out.output
+
+
+def _truth(truth_dir: Path) -> dict[tuple[str, int], str]:
+    from ipb.transform.linkage_quality import read_truth
+
+    return read_truth(truth_dir)
+
+
+def test_no_direct_identifiers_in_analyst_tables(night: dict) -> None:
+    """Column names and values of every build_marts/build_reports table: no NHS numbers, postcodes or birth dates."""
+    url = night["url"]
+    cols = _rows(url, "select table_schema, table_name, column_name, data_type from information_schema.columns "
+                      "where table_schema in ('build_marts', 'build_reports')")
+    assert {t for _, t, _, _ in cols} >= {"dim_person", "fct_integrated_personal_budget", "rpt_phb_quarterly"}
+    assert not {c for _, _, c, _ in cols} & FORBIDDEN_COLUMNS
+    nhs_like = re.compile(r"\b\d{10}\b")
+    postcode_like = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b")
+    birth_dates = {r[0] for r in _rows(url, "select distinct birth_date::text from restricted.int_person_records")}
+    scanned = 0
+    for schema, table, column, data_type in cols:
+        if data_type not in ("text", "date"):
+            continue
+        values = _rows(url, sql.SQL("select distinct {}::text from {}.{}").format(
+            sql.Identifier(column), sql.Identifier(schema), sql.Identifier(table)).as_string())
+        for (v,) in values:
+            if v is None:
+                continue
+            scanned += 1
+            assert not any(_nhs_valid(m) for m in nhs_like.findall(v)), f"{schema}.{table}.{column}"
+            assert not postcode_like.search(v), f"{schema}.{table}.{column}"
+            assert v not in birth_dates, f"{schema}.{table}.{column}"
+    assert scanned > 50
+
+
+def test_grants_and_opt_out(night: dict) -> None:
+    url = night["url"]
+    expected = [
+        ("ipb_analyst", "build_marts.dim_person", True), ("ipb_ig_lead", "build_reports.rpt_phb_quarterly", True),
+        ("ipb_analyst", "restricted.int_person_records", False), ("ipb_analyst", "restricted.int_person_index", False),
+        ("ipb_ig_lead", "audit.opt_out_exclusions", True), ("ipb_analyst", "audit.opt_out_exclusions", False),
+    ]
+    for role, table, allowed in expected:
+        got = _rows(url, "select has_table_privilege(%s, %s, 'select')", (role, table))[0][0]
+        assert got is allowed, (role, table)
+    # the opted-out wheelchair budget holder is nowhere in the marts, and is counted in the audit
+    assert _rows(url, "select count(*) from build_marts.fct_budget_component where one_off_gbp = 2500")[0][0] == 0
+    people = _rows(url, "select count(*) from build_marts.dim_person")[0][0]
+    persons = _rows(url, "select count(distinct person_seq) from restricted.int_person_index")[0][0]
+    assert people == persons - 1
+    excluded = dict(_rows(url, "select feed, people_excluded from audit.opt_out_exclusions"))
+    assert excluded == {"nhs_phb": 1, "social_care": 0, "send": 0}
+
+
+def test_integrated_budgets(night: dict) -> None:
+    url = night["url"]
+    latest = _rows(url, """
+        select funder_mix, is_integrated, n_funders, health_annual_gbp, social_care_annual_gbp,
+               education_annual_gbp, one_off_gbp, management_option, age_band
+        from build_marts.fct_integrated_personal_budget where as_at_kind = 'latest' order by funder_mix, age_band""")
+    by_mix = {}
+    for row in latest:
+        by_mix.setdefault(row[0], []).append(row)
+    # P1: CHC + council-managed (hourly 20 x 10 x 52.18) + direct payment (1000 monthly x 12)
+    (p1,) = [r for r in by_mix["health+social_care"] if r[3] == 41250.50]
+    assert p1[1] and p1[2] == 2 and float(p1[4]) == 10436.00 + 12000.00 and p1[7] == "mixed"
+    # P2 and P6 (children): health only from nhs_phb, education and social care elements from SEND
+    children = by_mix["education+health+social_care"]
+    assert len(children) == 2 and all(r[2] == 3 and r[8] == "11-15" for r in children)
+    # P5: CLD one-off kept apart
+    (p5,) = [r for r in by_mix["health+social_care"] if r[3] == 8000]
+    assert float(p5[6]) == 400.00 and float(p5[4]) == 7827.00
+    report = _rows(url, "select phbs_in_place, national_phbs_in_place from build_reports.rpt_phb_quarterly "
+                        "where area_code = 'ENGLAND' and breakdown = 'all' order by quarter_end desc limit 1")
+    assert report == [("6", 6)]  # 7 PHBs, one opted out; P2's started in the quarter
+    icb = _rows(url, "select phbs_in_place from build_reports.rpt_phb_quarterly where area_code = 'QKS' "
+                     "and breakdown = 'all' order by quarter_end desc limit 1")
+    assert icb == [("*",)]
+
+
+def test_dbt_docs_generate_and_key_not_in_artifacts(night: dict) -> None:
+    res = run_dbt(["docs", "generate"])
+    assert res.success, res.exception
+    target = config.load().dbt_project_dir / "target"
+    assert (target / "catalog.json").is_file() and (target / "manifest.json").is_file()
+    for folder in (target, config.load().dbt_project_dir / "logs"):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert KEY.encode() not in data and KEY.encode().hex().encode() not in data, path
+
+
+def test_history_across_nights_and_key_rotation(night: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second night amends a PHB: the snapshot keeps both versions, the latest as-at uses the new amount, past
+    quarter ends the old one. Then a different key gives different pseudonyms."""
+    url = night["url"]
+    dbt_sample.load_night(night["landing"] / "20261123", "20261123", amended=True)
+    res = run_dbt(["build"])
+    assert res.success, (res.exception, _failures(res))
+    versions = _rows(url, "select annual_gbp::float, valid_from_extract_date::text, valid_to_extract_date::text "
+                          "from restricted.int_budget_component_history "
+                          "where component_id = 'nhs_phb:QKS:PHB000001:health' order by version_number")
+    assert versions == [(41250.5, "-infinity", "2026-11-23"), (52000.0, "2026-11-23", "infinity")]
+    amounts = dict(_rows(url, "select as_at_kind, max(health_annual_gbp)::float "
+                              "from build_marts.fct_integrated_personal_budget group by 1"))
+    assert amounts == {"latest": 52000.0, "quarter_end": 41250.5}
+
+    before = {r[0] for r in _rows(url, "select person_key from build_marts.dim_person")}
+    monkeypatch.setenv("IPB_PSEUDONYM_KEY", KEY + "-rotated")
+    res = run_dbt(["run", "--select", "int_person_index", "int_person_demographics", "dim_person"])
+    assert res.success, res.exception
+    after = {r[0] for r in _rows(url, "select person_key from build_marts.dim_person")}
+    assert len(after) == len(before) and not before & after
