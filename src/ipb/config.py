@@ -9,6 +9,7 @@
 | `IPB_WAREHOUSE_DB` | `ipb` | database that holds the warehouse |
 | `IPB_LANDING_DIR` | `$IPB_STATE_DIR/landing` | landing zone the ingestion DAGs read |
 | `IPB_AIRFLOW_HOME` | `$IPB_STATE_DIR/airflow` | local Airflow home (SQLite metadata, logs) |
+| `IPB_EXPECTATIONS_DIR` | `$IPB_HOME/expectations` | GX context, gate thresholds and approved mart columns |
 | `IPB_OUTPUT_DIR` | `$IPB_STATE_DIR/outputs` | published CSVs, charts and docs |
 | `IPB_PSEUDONYM_KEY` | unset | HMAC key for person pseudonyms; required outside demo mode |
 | `IPB_DEMO_MODE` | `0` | `1` allows a built-in demo key (never for real data) |
@@ -73,7 +74,8 @@ class Settings:
 
     @property
     def expectations_dir(self) -> Path:
-        return self.home / "expectations"
+        env = os.environ.get("IPB_EXPECTATIONS_DIR")
+        return Path(env).resolve() if env else self.home / "expectations"
 
     @property
     def is_embedded(self) -> bool:

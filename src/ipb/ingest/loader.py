@@ -78,6 +78,11 @@ def _ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
     )
 
 
+def ensure_raw_tables(conn: psycopg.Connection) -> None:
+    for feed in feeds.LOADABLE.values():
+        _ensure_raw_table(conn, feed)
+
+
 def _record_rejection(feed: Feed, file_name: str, checksum: str | None, exc: FileRejected,
                       run_id: str | None, sender: str | None = None, extract_date=None) -> LoadResult:
     with db.connect(role=db.LOADER) as conn:

@@ -39,3 +39,8 @@ alter default privileges in schema audit grant select on tables to ipb_ig_lead;
 grant select on quarantine.reason_counts to ipb_ig_lead;
 -- Audit tables dbt (the transformer) creates, such as opt-out exclusion counts, are readable by the IG lead.
 alter default privileges for role ipb_transformer in schema audit grant select on tables to ipb_ig_lead;
+
+-- The restricted linkage layer belongs to the transformer (dbt builds it). The validator may enter the schema to
+-- read the non-identifying validation views dbt grants it, never the identifier tables themselves.
+create schema if not exists restricted authorization ipb_transformer;
+grant usage on schema restricted to ipb_validator;
