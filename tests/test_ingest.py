@@ -233,3 +233,16 @@ def test_no_identifier_in_logs_or_errors(fresh_db: str, tmp_path: Path, caplog: 
     for identifier in ("9990000001", "Zzyzxwhistler", "2099-01-01", "QQ 1", rows[0]["surname"], "ME14 1XX",
                        "1950-03-04", fr.nhs_number(3)):
         assert identifier not in text
+
+
+def test_empty_opt_out_list_is_accepted_but_an_empty_feed_snapshot_is_not(fresh_db: str, tmp_path: Path) -> None:
+    opt_out = fr.write(tmp_path, f"national_opt_out_{NIGHT}.csv", "nhs_number\n")
+    assert load_file("national_opt_out", opt_out).status == "loaded"  # nobody opted out tonight
+    phb = fr.write(tmp_path, f"nhs_phb_QKS_{NIGHT}.csv", fr.csv_text("nhs_phb", []))
+    assert load_file("nhs_phb", phb).reason_code == "no_data_rows"
+
+
+def test_opt_out_list_loads_and_quarantines_invalid_numbers(fresh_db: str, tmp_path: Path) -> None:
+    text = "nhs_number\n" + fr.nhs_number(5) + "\n9990000001\n"
+    result = load_file("national_opt_out", fr.write(tmp_path, f"national_opt_out_{NIGHT}.csv", text))
+    assert (result.rows_loaded, result.quarantine_reasons) == (1, {"invalid_nhs_number": 1})

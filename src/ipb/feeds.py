@@ -14,6 +14,8 @@ class Feed:
     sender_kind: str | None  # which reference code names the sender: icb_code, cld_la_code, dfe_la_number
     key_column: str  # unique within a file, stable across extracts
     funder_label: str
+    # A full snapshot with no rows is an export failure for a feed; for the opt-out list it means nobody opted out.
+    allow_no_rows: bool = False
 
     @property
     def raw_table(self) -> str:
@@ -87,6 +89,7 @@ OPT_OUT = Feed(
     sender_kind=None,
     key_column="nhs_number",
     funder_label="",
+    allow_no_rows=True,
 )
 
 FEEDS: dict[str, Feed] = {f.name: f for f in (NHS_PHB, SOCIAL_CARE, SEND)}

@@ -115,7 +115,8 @@ def inspect(stream: BinaryIO, feed: Feed) -> FileFacts:
     header_bytes = (len(header_line.encode(encoding, errors="replace")) + (1 if line_end >= 0 else 0))
     header = next(csv.reader([header_line.rstrip("\r")]), [])
     _check_header(feed, header)
-    if line_end < 0 or not text[line_end + 1:].strip() and size <= len(first):
+    no_rows = line_end < 0 or not text[line_end + 1:].strip() and size <= len(first)
+    if no_rows and not feed.allow_no_rows:
         raise FileRejected("no_data_rows", "the file has a header but no data rows: a full snapshot cannot be empty")
     _check_not_truncated(last, encoding, len(header))
     return FileFacts(sha.hexdigest(), encoding, has_bom, size, header,
