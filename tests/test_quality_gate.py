@@ -86,9 +86,10 @@ def build_raw(conn: psycopg.Connection, rows_per_feed: int = 4) -> None:
     senders = {"nhs_phb": "QKS", "social_care": "886", "send": "886"}
     for feed in feeds.FEEDS.values():
         cols = [feeds.raw_column(c) for c in feed.columns]
+        # Bootstrap may already have created the raw tables (the loader's own DDL); otherwise the same shape.
         conn.execute(sql.SQL(
-            "create table raw.{} (_batch_id bigint, _file_name text, _file_checksum text, _row_number bigint,"
-            " _loaded_at timestamptz default now(), _sender_code text, _extract_date date, {})"
+            "create table if not exists raw.{} (_batch_id bigint, _file_name text, _file_checksum text,"
+            " _row_number bigint, _loaded_at timestamptz default now(), _sender_code text, _extract_date date, {})"
         ).format(sql.Identifier(feed.name), sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c))
                                                                 for c in cols)))
         file_name = feed.file_name(senders[feed.name], "20250401")
@@ -171,7 +172,7 @@ def build_schema(conn: psycopg.Connection, schema: str, kind: str) -> None:
 
 def build_validation_views(conn: psycopg.Connection) -> None:
     """What dbt_project/models/validation builds: hashes, pseudonyms and counts only."""
-    conn.execute("create schema restricted")
+    conn.execute("create schema if not exists restricted")
     conn.execute("grant usage on schema restricted to ipb_validator")
     conn.execute("create table restricted.validation_linkage (feed text, link_rule text, records bigint)")
     conn.execute("insert into restricted.validation_linkage values ('nhs_phb', 'nhs_number', 3), "
@@ -287,6 +288,16 @@ def test_clean_night_passes_publishes_and_renders(night: str) -> None:
     assert "No NHS numbers in analyst tables" in " ".join(page.text)
     assert "night-clean" in (latest.parent / "index.html").read_text()
 
+    # `ipb report` points at the outputs and shows the decision.
+    from typer.testing import CliRunner
+
+    from ipb.cli import app
+
+    out = CliRunner().invoke(app, ["report"])
+    assert out.exit_code == 0, out.output
+    assert "latest validation run: night-clean" in out.output and "decision published" in out.output
+    assert str(latest) in out.output
+
 
 @pytest.mark.parametrize(
     ("scenario", "failing_check"),
@@ -301,6 +312,7 @@ def test_clean_night_passes_publishes_and_renders(night: str) -> None:
         ("row_accounting", "Row accounting per file"),
         ("totals", "Budget totals reconcile with staged source amounts"),
         ("orphan_component", "Every budget component has a person"),
+        ("linkage_spike", "Linkage rate per rule within bounds"),
     ],
 )
 def test_failing_night_blocks_publication_without_leaking(night: str, scenario: str, failing_check: str) -> None:
@@ -327,6 +339,8 @@ def test_failing_night_blocks_publication_without_leaking(night: str, scenario: 
         elif scenario == "totals":
             conn.execute("update build_marts.fct_budget_component set annual_gbp = annual_gbp + 100 "
                          "where funder = 'health'")
+        elif scenario == "linkage_spike":
+            conn.execute("update restricted.validation_linkage set records = 100 where link_rule = 'demo_exact'")
         elif scenario == "orphan_component":
             conn.execute("delete from build_marts.dim_person where age_band = '5-10'")
         else:  # the batch log: one quarantined invalid NHS number, or a row gone missing from raw

@@ -68,11 +68,4 @@ def _apply(conn: psycopg.Connection) -> None:
     conn.execute("set role ipb_loader")
     ensure_raw_tables(conn)
     conn.execute("reset role")
-    # Every raw table exists from the start (owned by the loader), so a night without, say, an opt-out file
-    # still builds: dbt sees an empty table rather than a missing one.
-    from ipb.ingest.loader import ensure_raw_tables
-
-    conn.execute("set role ipb_loader")
-    ensure_raw_tables(conn)
-    conn.execute("reset role")
     conn.commit()

@@ -32,8 +32,8 @@ def ensure_manifest(force: bool = False) -> Path:
     path = manifest_path(settings)
     if not force and path.exists() and path.stat().st_mtime >= _newest_source(settings.dbt_project_dir):
         return path
-    # Parsing needs the profile's variables but no secret: a placeholder key keeps the real one out of target/.
-    res = run_dbt(["parse", "--quiet"], settings, env={"PGOPTIONS": ""})
+    # Parsing needs the profile's variables but never the pseudonym key (image builds have none).
+    res = run_dbt(["parse", "--quiet"], settings, with_key=False)
     if not res.success:
         raise RuntimeError(f"dbt parse failed: {res.exception}")
     return path

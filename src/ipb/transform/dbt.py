@@ -21,11 +21,12 @@ from ipb import config, warehouse
 _LOCK = threading.Lock()
 
 
-def dbt_env(settings: config.Settings | None = None, threads: int = 2) -> dict[str, str]:
-    """Environment variables for profiles.yml (connection, threads) and PGOPTIONS carrying the key as hex."""
+def dbt_env(settings: config.Settings | None = None, threads: int = 2, with_key: bool = True) -> dict[str, str]:
+    """Environment variables for profiles.yml (connection, threads) and PGOPTIONS carrying the key as hex.
+    `with_key=False` is for commands that never pseudonymise (parse): they must work without the secret."""
     settings = settings or config.load()
     parts = urlsplit(warehouse.admin_url(settings))
-    key_hex = settings.pseudonym_key().encode("utf-8").hex()
+    key_hex = settings.pseudonym_key().encode("utf-8").hex() if with_key else ""
     return {
         "IPB_DBT_HOST": parts.hostname or "127.0.0.1",
         "IPB_DBT_PORT": str(parts.port or 5432),
@@ -33,7 +34,7 @@ def dbt_env(settings: config.Settings | None = None, threads: int = 2) -> dict[s
         "IPB_DBT_PASSWORD": unquote(parts.password or ""),
         "IPB_DBT_DBNAME": parts.path.lstrip("/") or settings.database,
         "IPB_DBT_THREADS": str(threads),
-        "PGOPTIONS": f"-c ipb.pseudonym_key_hex={key_hex}",
+        "PGOPTIONS": f"-c ipb.pseudonym_key_hex={key_hex}" if key_hex else "",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }
@@ -61,14 +62,15 @@ class DbtResult:
 
 
 def run_dbt(
-    args: list[str], settings: config.Settings | None = None, env: Mapping[str, str] | None = None
+    args: list[str], settings: config.Settings | None = None, env: Mapping[str, str] | None = None,
+    with_key: bool = True,
 ) -> DbtResult:
     """Invoke dbt (e.g. ["build"]) with --project-dir/--profiles-dir of the repository's dbt project."""
     from dbt.cli.main import dbtRunner
 
     settings = settings or config.load()
     project = str(settings.dbt_project_dir)
-    values = {**dbt_env(settings), **(env or {})}
+    values = {**dbt_env(settings, with_key=with_key), **(env or {})}
     full = [*args, "--project-dir", project, "--profiles-dir", project]
     with _LOCK, _environment(values):
         res = dbtRunner().invoke(full)
