@@ -50,6 +50,11 @@ class LoadResult:
 
 
 def _ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
+    # DDL only when missing: even an "if not exists" takes locks that can deadlock with autovacuum.
+    exists = conn.execute("select to_regclass(%s) is not null and to_regclass(%s) is not null",
+                          (f"raw.{feed.name}", f"raw.{feed.name}_batch_brin")).fetchone()[0]
+    if exists:
+        return
     table = sql.Identifier("raw", feed.name)
     seq = sql.Identifier("raw", f"{feed.name}_row_seq")
     cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(raw_column(c))) for c in feed.columns)

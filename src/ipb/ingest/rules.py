@@ -50,8 +50,13 @@ def _m(col: str) -> str:
     return f"{col}__m"
 
 
-def _age(dob: str, at: str) -> str:
-    return f"extract(year from age({_d(at)}, {_d(dob)}))"
+def _age_under(dob: str, at: str, years: int) -> str:
+    """Age at `at` is under `years` (date arithmetic: cheaper than age() on every row)."""
+    return f"({_d(dob)} + interval '{years} years' > {_d(at)})"
+
+
+def _age_at_least(dob: str, at: str, years: int) -> str:
+    return f"({_d(dob)} + interval '{years} years' <= {_d(at)})"
 
 
 def _not_in(col: str, values: tuple[str, ...]) -> str:
@@ -82,7 +87,7 @@ NHS_PHB: list[Rule] = [
     Rule("invalid_timestamp", "not util.is_iso_timestamp(btrim(record_updated_at))",
          "record_updated_at is not an ISO 8601 timestamp"),
     Rule("birth_date_in_future", f"{_d('date_of_birth')} > current_date", "date of birth is in the future"),
-    Rule("age_out_of_range", f"{_age('date_of_birth', 'start_date')} > 120", "age at start is over 120"),
+    Rule("age_out_of_range", _age_at_least("date_of_birth", "start_date", 121), "age at start is over 120"),
     Rule("invalid_code", _any([_not_in("sex", feeds.PERSON_SEX_CODES),
                                _not_in("phb_category", feeds.PHB_CATEGORIES),
                                _not_in("management_option", feeds.PHB_MANAGEMENT_OPTIONS),
@@ -112,9 +117,9 @@ NHS_PHB: list[Rule] = [
          f"when {_m('notional_gbp')} > 0 then 'NOTIONAL' else 'THIRD_PARTY' end) "
          "else 'MIXED' end)",
          "management option does not agree with which amounts are non-zero"),
-    Rule("chc_under_18", f"btrim(phb_category) = 'CHC' and {_age('date_of_birth', 'start_date')} < 18",
+    Rule("chc_under_18", f"btrim(phb_category) = 'CHC' and {_age_under('date_of_birth', 'start_date', 18)}",
          "NHS Continuing Healthcare is for adults: under 18 at start"),
-    Rule("cyp_cc_18_or_over", f"btrim(phb_category) = 'CYP_CC' and {_age('date_of_birth', 'start_date')} >= 18",
+    Rule("cyp_cc_18_or_over", f"btrim(phb_category) = 'CYP_CC' and {_age_at_least('date_of_birth', 'start_date', 18)}",
          "children's continuing care is for under-18s: 18 or over at start"),
     Rule("end_before_start", f"{_d('end_date')} < {_d('start_date')}", "end date is before start date"),
     Rule("care_plan_after_start", f"{_d('care_plan_agreed_date')} > {_d('start_date')}",
@@ -139,7 +144,8 @@ SOCIAL_CARE: list[Rule] = [
                                                   "reporting_period_start_date", "reporting_period_end_date")]),
          "a date is not a valid YYYY-MM-DD"),
     Rule("birth_date_in_future", f"{_d('date_of_birth')} > current_date", "date of birth is in the future"),
-    Rule("age_out_of_range", f"{_age('date_of_birth', 'event_start_date')} not between 18 and 120",
+    Rule("age_out_of_range", f"({_age_under('date_of_birth', 'event_start_date', 18)} or "
+                          f"{_age_at_least('date_of_birth', 'event_start_date', 121)})",
          "CLD is adults only: age at event start outside 18-120"),
     Rule("invalid_code", _any([_not_in("gender", feeds.PERSON_SEX_CODES),
                                _not_in("client_funding_status", feeds.CLD_FUNDING_STATUSES),
@@ -175,7 +181,8 @@ SEND: list[Rule] = [
                                                   "budgetenddate")]), "a date is not a valid YYYY-MM-DD"),
     Rule("invalid_timestamp", "not util.is_iso_timestamp(btrim(lastupdated))", "LastUpdated is not a timestamp"),
     Rule("birth_date_in_future", f"{_d('personbirthdate')} > current_date", "date of birth is in the future"),
-    Rule("age_out_of_range", f"{_age('personbirthdate', 'startdate')} not between 0 and 25",
+    Rule("age_out_of_range",
+         f"({_d('personbirthdate')} > {_d('startdate')} or {_age_at_least('personbirthdate', 'startdate', 26)})",
          "EHC plans are for ages 0-25: age at plan start outside that"),
     Rule("invalid_code", _any([_not_in("sex", feeds.SEND_SEX_CODES),
                                _not_in("senprimaryneed", feeds.SEN_PRIMARY_NEEDS),

@@ -55,9 +55,11 @@ $$;
 drop function if exists util.is_iso_date(text);
 create function util.is_iso_date(value text) returns boolean
 language sql stable parallel safe as $$
-    -- Shape by position (cheaper than a regex, this runs on every date of every row), then the calendar.
-    select length(value) = 10 and substr(value, 5, 1) = '-' and substr(value, 8, 1) = '-'
-        and pg_input_is_valid(value, 'date')
+    -- The shape and month/day ranges by regex; the calendar (29-31 February, 31 April...) only when it matters,
+    -- since this runs on every date of every row.
+    select value ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'
+        and substr(value, 1, 4) <> '0000'
+        and (substr(value, 9, 2) <= '28' or pg_input_is_valid(value, 'date'))
 $$;
 
 drop function if exists util.is_iso_timestamp(text);
