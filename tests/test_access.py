@@ -39,16 +39,16 @@ class Logins:
 
 def _stand_ins(admin: psycopg.Connection) -> None:
     """Objects as the loader and dbt would create them, owned by their group roles."""
-    admin.execute("set role ipb_loader")
-    admin.execute(
-        "create table raw.nhs_phb (nhs_number text, personbirthdate text, _batch_id bigint, _row_number bigint)"
-    )
+    admin.execute("set role ipb_loader")  # raw.nhs_phb itself is created, by the loader role, at bootstrap
     batch = admin.execute(
         "insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status, rows_in_file,"
         " rows_loaded, rows_quarantined, loaded_at) values ('nhs_phb', 'QWE', '2026-11-20',"
         " 'nhs_phb_QWE_20261120.csv', 'abc', 'loaded', 2, 1, 1, now()) returning batch_id"
     ).fetchone()[0]
-    admin.execute("insert into raw.nhs_phb values (%s, '1950-01-01', %s, 1)", (NHS_NUMBER, batch))
+    admin.execute(
+        "insert into raw.nhs_phb (nhs_number, date_of_birth, _batch_id, _row_number, _file_name, _file_checksum,"
+        " _sender_code, _extract_date) values (%s, '1950-01-01', %s, 1, 'nhs_phb_QWE_20261120.csv', 'abc', 'QWE',"
+        " '2026-11-20')", (NHS_NUMBER, batch))
     admin.execute(
         "insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,"
         " all_reason_codes, record) values (%s, 'nhs_phb', 'nhs_phb_QWE_20261120.csv', 2, 'NHS_INVALID',"
@@ -57,7 +57,7 @@ def _stand_ins(admin: psycopg.Connection) -> None:
     )
     admin.execute("set role ipb_transformer")
     for schema in ("restricted", "build_marts", "build_reports", "marts", "reports"):
-        admin.execute(f"create schema {schema}")
+        admin.execute(f"create schema if not exists {schema}")  # bootstrap already made restricted
     admin.execute("create table restricted.stg_person as select %s::text as nhs_number,"
                   " date '1950-01-01' as birth_date, 'LS1 4AP'::text as postcode", (NHS_NUMBER,))
     for schema in ("build_marts", "marts"):

@@ -61,7 +61,7 @@ def _clean_run_state(settings: config.Settings, path: Path, monkeypatch: pytest.
             conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
 
 
-@pytest.mark.parametrize("phase", ['copy "raw"', "delete from"])
+@pytest.mark.parametrize("phase", ['copy "raw"', "create temp table ipb_failing"])
 def test_sigkill_mid_load_then_rerun_equals_clean_run(fresh_db: str, settings: config.Settings, big_file: Path,
                                                       monkeypatch: pytest.MonkeyPatch, phase: str) -> None:
     proc = subprocess.Popen(
