@@ -41,9 +41,11 @@ warehouse-start: setup
 warehouse-stop: setup
 	$(IPB) warehouse stop
 
-bench: setup warehouse-start
+bench: setup warehouse-start  ## the benchmarks at a size that finishes in minutes (see bench/README.md for national)
+	$(VENV)/bin/python bench/generate.py
 	$(VENV)/bin/python bench/ingest.py
-	$(VENV)/bin/python bench/night.py
+	$(VENV)/bin/python bench/night.py --people 100000
+	$(VENV)/bin/python bench/incremental.py --people 100000
 
 clean: warehouse-stop
 	rm -rf .ipb $(VENV) dbt_project/target dbt_project/logs
