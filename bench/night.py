@@ -34,6 +34,8 @@ def report(run: common.NightRun) -> None:
         for feed, f in ingest["feeds"].items():
             print(f"  ingest {feed:<12} {f['seconds']:7.1f} s  {f['files']} files, {f['rows_loaded']:,} rows loaded"
                   f" = {f['rows_loaded'] / max(f['seconds'], 1e-9):,.0f} rows/s")
+        if ingest.get("deadlock_retries"):
+            print(f"  load_file deadlocked with autovacuum and was retried {ingest['deadlock_retries']} time(s)")
         print("  loader steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in
                                             sorted(ingest["steps_seconds"].items(), key=lambda kv: -kv[1])))
     build = run.phases.get("dbt_build", {}).get("detail") or {}

@@ -1,6 +1,6 @@
--- One person per record: connected components of the link keys by label propagation (a fixed number of rounds;
--- a data test proves one more round changes nothing). Every record keeps exactly one person; unlinked records
--- are people of their own. The person key is the HMAC pseudonym of the person's linked identity.
+-- One person per record: the connected components of the link keys (int_person_labels, label propagation round by
+-- round; a data test proves one more round changes nothing). Every record keeps exactly one person; unlinked
+-- records are people of their own. The person key is the HMAC pseudonym of the person's linked identity.
 with
 
 records as (
@@ -11,31 +11,17 @@ link_keys as (
     select * from {{ ref('int_person_link_keys') }}
 ),
 
-labels_0 as (
+person_labels as (
+    select * from {{ ref('int_person_labels') }}
+),
+
+labels as (
     select
-        record_seq,
-        record_seq as label
+        records.record_seq,
+        coalesce(person_labels.person_seq, records.record_seq) as label
     from records
+    left join person_labels on records.record_seq = person_labels.record_seq
 ),
-
-{%- for i in range(1, (var('linkage_rounds') | int) + 1) %}
-
-key_labels_{{ i }} as (
-    select link_keys.link_rule, link_keys.link_key, min(labels.label) as label
-    from link_keys
-    inner join labels_{{ i - 1 }} as labels on link_keys.record_seq = labels.record_seq
-    group by link_keys.link_rule, link_keys.link_key
-),
-
-labels_{{ i }} as (
-    select labels.record_seq, least(labels.label, min(key_labels.label)) as label
-    from labels_{{ i - 1 }} as labels
-    left join link_keys on labels.record_seq = link_keys.record_seq
-    left join key_labels_{{ i }} as key_labels
-        on link_keys.link_rule = key_labels.link_rule and link_keys.link_key = key_labels.link_key
-    group by labels.record_seq, labels.label
-),
-{%- endfor %}
 
 -- The rule that linked a record: its highest-priority usable key (none: unlinked).
 record_rules as (
@@ -55,7 +41,7 @@ people as (
             'local:' || min(records.record_id)
         ) as person_identity,
         count(*) as n_records
-    from labels_{{ var('linkage_rounds') | int }} as labels
+    from labels
     inner join records on labels.record_seq = records.record_seq
     group by labels.label
 ),
@@ -81,7 +67,7 @@ final as (
         coalesce(record_rules.link_rule, 'unlinked') as link_rule,
         people.n_records as person_n_records
     from records
-    inner join labels_{{ var('linkage_rounds') | int }} as labels on records.record_seq = labels.record_seq
+    inner join labels on records.record_seq = labels.record_seq
     inner join people_keyed as people on labels.label = people.person_seq
     left join record_rules on records.record_seq = record_rules.record_seq
 )

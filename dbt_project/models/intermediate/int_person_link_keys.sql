@@ -1,6 +1,8 @@
 -- Blocking keys of the named deterministic linkage rules. Records sharing a key of a rule are linked; a key is
 -- only used when its block is unambiguous (at most one distinct valid NHS number, and at most
--- var('linkage_max_block_size') records), so no all-pairs comparison is ever made.
+-- var('linkage_max_block_size') records), so no all-pairs comparison is ever made. Each usable key gets one
+-- bigint id, so label propagation (int_person_labels) joins and groups on one integer, not two text columns.
+{{ config(post_hook="analyze {{ this }}") }}
 {%- set rules = [
     ('nhs_number', 1, "r.nhs_number"),
     ('local_id', 2, "case when r.local_person_id is not null then r.feed || ':' || r.sender_code || ':' || r.local_person_id end"),
@@ -41,9 +43,10 @@ surname_tokens as (
     where length(tok.surname_token) > 1
 ),
 
+-- One row per record, rule and key: only the surname-token rule can repeat a key of a record (a repeated token).
 candidate_keys as (
     {%- for rule, priority, key in rules %}
-        select distinct
+        select {% if rule == 'demo_surname_part' %}distinct{% endif %}
             r.record_seq,
             r.nhs_number,
             r.surname,
@@ -60,16 +63,36 @@ candidate_keys as (
     {%- endfor %}
 ),
 
+-- Plain and filtered count(*) and "at most one" as min = max (nulls ignored, as count(distinct) does): no
+-- distinct aggregate, so PostgreSQL can hash-aggregate.
 blocks as (
     select
         link_rule,
         link_key,
-        count(distinct record_seq) as n_records,
-        count(distinct nhs_number) as n_nhs_numbers,
-        count(distinct record_seq) filter (where surname is null) as n_unnamed,
-        count(distinct surname) as n_surnames
+        count(*) as n_records,
+        (min(nhs_number) is not distinct from max(nhs_number)) as at_most_one_nhs_number,
+        count(*) filter (where surname is null) as n_unnamed,
+        (min(surname) is not distinct from max(surname)) as at_most_one_surname
     from candidate_keys
     group by link_rule, link_key
+),
+
+usable_blocks as (
+    select
+        link_rule,
+        link_key,
+        n_records,
+        row_number() over (order by link_rule, link_key) as link_key_id
+    from blocks
+    where
+        n_records > 1
+        and (
+            link_rule in ('nhs_number', 'local_id')
+            or (at_most_one_nhs_number and n_records <= {{ var('linkage_max_block_size') }})
+        )
+        -- CLD carries no names: the weak date-of-birth + postcode rule only links a record without names, and
+        -- only when the named records of the block agree on the surname
+        and (link_rule != 'demo_dob_postcode' or (n_unnamed >= 1 and at_most_one_surname))
 ),
 
 final as (
@@ -78,19 +101,11 @@ final as (
         candidate_keys.link_rule,
         candidate_keys.rule_priority,
         candidate_keys.link_key,
-        blocks.n_records as block_size
+        usable_blocks.link_key_id,
+        usable_blocks.n_records as block_size
     from candidate_keys
-    inner join blocks
-        on candidate_keys.link_rule = blocks.link_rule and candidate_keys.link_key = blocks.link_key
-    where
-        blocks.n_records > 1
-        and (
-            candidate_keys.link_rule in ('nhs_number', 'local_id')
-            or (blocks.n_nhs_numbers <= 1 and blocks.n_records <= {{ var('linkage_max_block_size') }})
-        )
-        -- CLD carries no names: the weak date-of-birth + postcode rule only links a record without names, and
-        -- only when the named records of the block agree on the surname
-        and (candidate_keys.link_rule != 'demo_dob_postcode' or (blocks.n_unnamed >= 1 and blocks.n_surnames <= 1))
+    inner join usable_blocks
+        on candidate_keys.link_rule = usable_blocks.link_rule and candidate_keys.link_key = usable_blocks.link_key
 )
 
 select * from final
