@@ -25,7 +25,8 @@ def environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"(airflow|ipb)\..*",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # Quiet consoles for `ipb run`; task logs keep their own files. Override to INFO when debugging.
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
         "GX_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "SCARF_ANALYTICS": "false",

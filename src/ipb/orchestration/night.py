@@ -44,8 +44,6 @@ def _prepare(settings: config.Settings) -> None:
     warehouse.start(settings)
     db.bootstrap()
     airflow_env.migrate(settings)
-    # Quiet Airflow's per-task chatter on the console; task logs stay in AIRFLOW_HOME/logs.
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     ensure_manifest()
 
 
