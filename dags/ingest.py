@@ -54,7 +54,8 @@ def make_ingest_dag(feed: str):
         def feed_loaded(results: list[dict]) -> dict:
             from ipb.orchestration.ingestion import summarise
 
-            return summarise(feed, list(results))
+            # Index by length: iterating the lazy XCom sequence probes past its end and logs a false error.
+            return summarise(feed, [results[i] for i in range(len(results))])
 
         feed_loaded(load.expand(path=find_files()))
 

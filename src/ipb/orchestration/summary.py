@@ -54,15 +54,10 @@ def collect(since: datetime, build_run_id: str | None) -> Summary:
             "select detail from audit.pipeline_events where event in ('feeds_fresh', 'feeds_stale')"
             " and recorded_at >= %s order by event_id desc limit 1", (since,)).fetchone()
         s.feed_note = note[0] if note else ""
-        if _table_exists(conn, "restricted.int_person_records"):
-            cols = {r[0] for r in conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'restricted'"
-                " and table_name = 'int_person_records'")}
-            rule_col = next((c for c in ("link_rule", "match_rule", "rule") if c in cols), None)
-            if rule_col:
-                s.linked_by_rule = conn.execute(
-                    f"select {rule_col}, count(*) from restricted.int_person_records group by 1 order by 2 desc"
-                ).fetchall()
+        if _table_exists(conn, "restricted.int_person_index"):
+            s.linked_by_rule = conn.execute(
+                "select coalesce(link_rule, 'unlinked'), count(*) from restricted.int_person_index"
+                " group by 1 order by 2 desc").fetchall()
         if _table_exists(conn, "marts.dim_person"):
             s.people = conn.execute("select count(*) from marts.dim_person").fetchone()[0]
         if _table_exists(conn, "marts.fct_integrated_personal_budget"):
@@ -79,7 +74,7 @@ def collect(since: datetime, build_run_id: str | None) -> Summary:
             pub = conn.execute("select bool_or(published) from audit.validation_runs where run_id = %s",
                                (build_run_id,)).fetchone()[0]
             s.published = bool(pub)
-    s.data_docs = str(settings.output_dir / "data_docs" / "index.html")
+    s.data_docs = str(settings.output_dir / "data_docs" / "latest.html")
     s.dbt_docs = str(settings.output_dir / "dbt_docs" / "index.html")
     s.outputs = str(settings.output_dir / "published")
     return s
