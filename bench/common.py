@@ -124,18 +124,13 @@ def fresh_database(keep: bool = False) -> Iterator[str]:
     admin = warehouse.admin_url(settings, "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    saved = {k: os.environ.get(k) for k in ("IPB_WAREHOUSE_DB", "IPB_WAREHOUSE_URL")}
-    os.environ["IPB_WAREHOUSE_DB"] = name
+    values = {"IPB_WAREHOUSE_DB": name}
     if settings.external_url:
-        os.environ["IPB_WAREHOUSE_URL"] = warehouse.admin_url(settings, name)
+        values["IPB_WAREHOUSE_URL"] = warehouse.admin_url(settings, name)
     try:
-        yield name
+        with config.temporary_environment(values):
+            yield name
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         if not keep:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
@@ -144,18 +139,14 @@ def fresh_database(keep: bool = False) -> Iterator[str]:
 @contextlib.contextmanager
 def temp_state(keep: bool = False, prefix: str = "ipb-bench-") -> Iterator[Path]:
     """A temp folder holding the night's landing, IPB_OUTPUT_DIR, IPB_AIRFLOW_HOME and dbt's target path."""
+    from ipb import config
+
     base = Path(tempfile.mkdtemp(prefix=prefix))
-    saved = {k: os.environ.get(k) for k in ("IPB_OUTPUT_DIR", "IPB_AIRFLOW_HOME")}
-    os.environ["IPB_OUTPUT_DIR"] = str(base / "outputs")
-    os.environ["IPB_AIRFLOW_HOME"] = str(base / "airflow")
     try:
-        yield base
+        with config.temporary_environment({"IPB_OUTPUT_DIR": str(base / "outputs"),
+                                           "IPB_AIRFLOW_HOME": str(base / "airflow")}):
+            yield base
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         if not keep:
             shutil.rmtree(base, ignore_errors=True)
 

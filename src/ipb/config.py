@@ -18,6 +18,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,3 +125,18 @@ def load() -> Settings:
         demo_mode=_truthy(os.environ.get("IPB_DEMO_MODE")),
         pseudonym_key_raw=os.environ.get("IPB_PSEUDONYM_KEY") or None,
     )
+
+
+@contextmanager
+def temporary_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for a block and restore what was there before (settings are read from it)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

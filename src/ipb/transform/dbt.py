@@ -7,10 +7,8 @@ rendered into compiled SQL, dbt's target/ or its logs.
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -40,20 +38,6 @@ def dbt_env(settings: config.Settings | None = None, threads: int = 2, with_key:
     }
 
 
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 @dataclass
 class DbtResult:
     success: bool
@@ -72,6 +56,6 @@ def run_dbt(
     project = str(settings.dbt_project_dir)
     values = {**dbt_env(settings, with_key=with_key), **(env or {})}
     full = [*args, "--project-dir", project, "--profiles-dir", project]
-    with _LOCK, _environment(values):
+    with _LOCK, config.temporary_environment(values):
         res = dbtRunner().invoke(full)
     return DbtResult(bool(res.success), res.result, res.exception)
