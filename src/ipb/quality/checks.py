@@ -9,6 +9,7 @@ Casts inside checks are guarded by patterns, so a database error cannot quote a 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ipb.quality.settings import ANALYST_SCHEMAS, GateConfig
@@ -93,22 +94,43 @@ def _catalogue(column_filter: str = "true") -> str:
     )
 
 
-def _scan(predicate: str, what: str, column_filter: str = "true") -> str:
-    """Count, per analyst-visible column, values for which `predicate` (on text `v.x`) holds. One pass per table."""
+def _scan(predicate: str, what: str, column_filter: str = "true", shape: str | None = None,
+          distinct: bool = False) -> str:
+    """Count, per analyst-visible column, values for which `predicate` (on text `v.x`) holds. One pass per table.
+
+    `shape` is a cheap condition every offending value meets (e.g. its length), tested first so that the costly
+    predicate runs on few values. With `distinct`, the predicate runs once per distinct shaped value of a column
+    (for shapes that only low-cardinality values pass, such as name-shaped text), not once per row."""
+    shaped = f"({shape}) and " if shape else ""
+    if distinct:
+        per_table = (
+            "'select %L || v.c, sum(v.n)::bigint, null::text, true from (select v.c, v.x, count(*) as n from %I.%I as t"
+            " cross join lateral (values %s) as v (c, x) where %s group by v.c, v.x) as v where %s group by v.c',"
+            f" tables.schema_name || '.' || tables.table_name || '.', tables.schema_name, tables.table_name,"
+            f" tables.value_list, $s${shape or 'true'}$s$, $p${predicate}$p$"
+        )
+    else:
+        # One row-wise pass: a filtered count per column (no unpivot, so no row per value).
+        per_table = (
+            "'select %L || u.c, u.n, null::text, true from (select array[%s] as cs, array[%s] as ns from %I.%I as t)"
+            " as s cross join lateral unnest(s.cs, s.ns) as u (c, n) where u.n > 0',"
+            " tables.schema_name || '.' || tables.table_name || '.', tables.name_list, tables.count_list,"
+            " tables.schema_name, tables.table_name"
+        )
+    test = f"$p${shaped}({predicate})$p$"
     return f"""with cols as ({_catalogue(column_filter)}),
 tables as (
     select schema_name, table_name,
-        string_agg(format('(%L, t.%I::text)', column_name, column_name), ', ' order by attnum) as value_list
+        string_agg(format('(%L, t.%I::text)', column_name, column_name), ', ' order by attnum) as value_list,
+        string_agg(format('%L', column_name), ', ' order by attnum) as name_list,
+        string_agg(format('count(*) filter (where %s)', replace({test}, 'v.x', format('(t.%I::text)', column_name))),
+            ', ' order by attnum) as count_list
     from cols group by schema_name, table_name
 ),
 hits as (
     select h.location, h.n
     from tables
-    cross join lateral {RUNNER}(format(
-        'select %L || v.c, count(*), null::text, true from %I.%I as t cross join lateral (values %s) as v (c, x)'
-        ' where %s group by v.c',
-        tables.schema_name || '.' || tables.table_name || '.', tables.schema_name, tables.table_name,
-        tables.value_list, $p${predicate}$p$)) as h
+    cross join lateral {RUNNER}(format({per_table})) as h
 )
 select location, n, {_lit(what)} as detail, true as breach from hits
 union all
@@ -196,15 +218,27 @@ left join (
 
 
 def _d(col: str) -> str:
-    return f"(case when util.is_iso_date(btrim({col})) then btrim({col})::date end)"
+    """A date column as a date (NULL unless valid): parsed once per row by `raw_rules`' typed projection."""
+    return f"r.{col}__d"
 
 
 def _m(col: str) -> str:
-    return f"coalesce(case when util.is_money(btrim({col})) then btrim({col})::numeric end, 0)"
+    """An amount column as numeric, 0 unless valid: parsed once per row by `raw_rules`' typed projection."""
+    return f"coalesce(r.{col}__m, 0)"
 
 
-def _age(dob: str, at: str) -> str:
-    return f"extract(year from age({_d(at)}, {_d(dob)}))"
+def _age_at_least(dob: str, at: str, years: int) -> str:
+    """Age at `at` is `years` or more (date arithmetic, as the loader's rules: cheaper than age() on every row)."""
+    return f"({_d(dob)} + interval '{years} years' <= {_d(at)})"
+
+
+def _typed_projection(conditions: list[str]) -> str:
+    """Select-list items parsing each date (`<col>__d`) and amount (`<col>__m`) the conditions use."""
+    dates = sorted(set(re.findall(r"\br\.(\w+)__d\b", " ".join(conditions))))
+    money = sorted(set(re.findall(r"\br\.(\w+)__m\b", " ".join(conditions))))
+    items = [f"case when util.is_iso_date(btrim(r.{c})) then btrim(r.{c})::date end as {c}__d" for c in dates]
+    items += [f"case when util.is_money(btrim(r.{c})) then btrim(r.{c})::numeric end as {c}__m" for c in money]
+    return "".join(f", {i}" for i in items)
 
 
 def _not_in(col: str, codes: tuple[str, ...]) -> str:
@@ -236,29 +270,32 @@ def _policy_rules() -> dict[str, dict[str, str]]:
     dp, nt, tp = _m("direct_payment_gbp"), _m("notional_gbp"), _m("third_party_gbp")
     n_nonzero = f"(({dp} > 0)::int + ({nt} > 0)::int + ({tp} > 0)::int)"
     single = f"(case when {dp} > 0 then 'DIRECT_PAYMENT' when {nt} > 0 then 'NOTIONAL' else 'THIRD_PARTY' end)"
-    phb_age = _age("date_of_birth", "start_date")
     units = ("case when btrim(planned_units_per_week) ~ '^[0-9]+(\\.[0-9]+)?$'"
              " then btrim(planned_units_per_week)::numeric end")
     return {
         "nhs_phb": {
             "PMCB notional only": f"btrim(phb_category) = 'PMCB' and ({dp} > 0 or {tp} > 0)",
             "no direct payment for wheelchair budgets": f"btrim(phb_category) = 'WHEELCHAIR' and {dp} > 0",
-            "CHC 18 or over at start": f"btrim(phb_category) = 'CHC' and {phb_age} < 18",
-            "CYP_CC under 18 at start": f"btrim(phb_category) = 'CYP_CC' and {phb_age} >= 18",
-            "age 0-120": f"{phb_age} > 120 or {_d('date_of_birth')} > current_date",
+            "CHC 18 or over at start":
+                f"btrim(phb_category) = 'CHC' and not {_age_at_least('date_of_birth', 'start_date', 18)}",
+            "CYP_CC under 18 at start":
+                f"btrim(phb_category) = 'CYP_CC' and {_age_at_least('date_of_birth', 'start_date', 18)}",
+            "age 0-120": f"{_age_at_least('date_of_birth', 'start_date', 121)} or {_d('date_of_birth')} > current_date",
             "management option agrees with amounts":
                 f"{n_nonzero} > 0 and btrim(management_option) is distinct from "
                 f"(case when {n_nonzero} = 1 then {single} else 'MIXED' end)",
         },
         "social_care": {
-            "adults only (18 or over at event start)": f"{_age('date_of_birth', 'event_start_date')} < 18",
+            "adults only (18 or over at event start)":
+                f"not {_age_at_least('date_of_birth', 'event_start_date', 18)}",
             "planned units for hourly, daily and per-session costs":
                 "btrim(event_type) = 'Service' and btrim(delivery_mechanism) in "
                 "('Direct payment', 'CASSR managed personal budget') and btrim(cost_frequency_unit_type) in "
                 f"('Hourly', 'Daily', 'Per session') and coalesce({units}, 0) <= 0",
         },
         "send": {
-            "age 0-25 at plan start": f"{_age('personbirthdate', 'startdate')} not between 0 and 25",
+            "age 0-25 at plan start": f"{_d('personbirthdate')} > {_d('startdate')}"
+                                      f" or {_age_at_least('personbirthdate', 'startdate', 26)}",
             "personal budget flags consistent":
                 f"(btrim(pb) = '0' and (btrim(oa) = '1' or btrim(dp) = '1' or {_m('educationelementgbp')} > 0"
                 f" or {_m('socialcareelementgbp')} > 0)) or (btrim(pb) = '1' and btrim(oa) = '0' and btrim(dp) = '0')",
@@ -271,10 +308,14 @@ def raw_rules(rules_by_feed: dict[str, dict[str, str]]) -> str:
     parts = []
     for feed, feed_rules in sorted(rules_by_feed.items()):
         tests = ", ".join(f"({_lit(name)}, coalesce(({cond}), false))" for name, cond in feed_rules.items())
+        # Each row's dates and amounts are parsed once (offset 0 keeps the projection from being inlined per rule).
         inner = f"""select {_batch_label('b')} || ': ' || v.rule as location, count(*) as n,
     'rows breaking the rule' as detail, true as breach
 from {_current_batches(feed)} as b
-inner join {RAW_FEEDS[feed]} as r on r._batch_id = b.batch_id
+inner join lateral (
+    select r.*{_typed_projection(list(feed_rules.values()))}
+    from {RAW_FEEDS[feed]} as r where r._batch_id = b.batch_id offset 0
+) as r on true
 cross join lateral (values {tests}) as v (rule, failed)
 where v.failed
 group by b.feed, b.sender_code, b.batch_id, v.rule"""
@@ -407,36 +448,41 @@ where column_name ~* '(birth|(^|_)dob($|_)|^age$|(^|_)age_(years|in_years|at_[a-
 def nhs_numbers() -> str:
     return _scan("v.x ~ '^[0-9 ]{10,13}$' and util.is_valid_nhs_number(v.x)",
                  "values that look like NHS numbers (10 digits, valid check digit)",
-                 f"a.atttypid not in {_NON_TEXT_TYPES}")
+                 f"a.atttypid not in {_NON_TEXT_TYPES}", shape="octet_length(v.x) between 10 and 13")
 
 
 def upns_and_ulns() -> str:
     return _scan(r"upper(btrim(v.x)) ~ '^[A-Z][0-9]{11}[0-9A-Z]$' or btrim(v.x) ~ '^[0-9]{10}$'",
                  "values shaped like UPNs (letter + 12) or ULNs (10 digits)",
-                 f"a.atttypid not in {_NON_TEXT_TYPES}")
+                 f"a.atttypid not in {_NON_TEXT_TYPES}", shape="octet_length(btrim(v.x)) in (10, 13)")
 
 
 def postcodes() -> str:
     return _scan("v.x ~ '[0-9][A-Za-z]{2}\\s*$' and util.is_valid_postcode(v.x)",
-                 "values that look like full postcodes", f"a.atttypid not in {_NON_TEXT_TYPES}")
+                 "values that look like full postcodes", f"a.atttypid not in {_NON_TEXT_TYPES}",
+                 # util.is_valid_postcode: 5-7 characters once spaces are removed
+                 shape="octet_length(replace(v.x, ' ', '')) between 5 and 7")
 
 
 def names(cfg: GateConfig) -> str:
     exempt = ", ".join(_lit(x) for x in cfg.name_scan_exempt()) or "''"
     norm = "regexp_replace(upper(v.x), '[^A-Z]', '', 'g')"
     # Only name-shaped values (letters, spaces, hyphens, apostrophes, dots): "LE1" is a postcode district, not Le.
+    # Hashed once per distinct name-shaped value of a column (category labels repeat on every row).
     return _scan(
-        f"v.x ~ '^\\s*[A-Za-z][A-Za-z .''-]*$' and length({norm}) >= 2"
-        f" and encode(sha256(convert_to({norm}, 'UTF8')), 'hex') in "
+        f"length({norm}) >= 2 and encode(sha256(convert_to({norm}, 'UTF8')), 'hex') in "
         f"(select name_hash from {VALIDATION_VIEWS['names']})",
         "values equal to a name in the linkage layer",
         f"a.atttypid in {_TEXT_TYPES} and (n.nspname || '.' || c.relname || '.' || a.attname) not in ({exempt})",
+        shape="v.x ~ '^\\s*[A-Za-z][A-Za-z .''-]*$'", distinct=True,
     )
 
 
 def opted_out() -> str:
-    return _scan(f"v.x in (select person_key from {VALIDATION_VIEWS['opted_out']})",
-                 "person keys of people who opted out", f"a.atttypid in {_TEXT_TYPES}")
+    keys = VALIDATION_VIEWS["opted_out"]
+    return _scan(f"v.x in (select person_key from {keys})",
+                 "person keys of people who opted out", f"a.atttypid in {_TEXT_TYPES}",
+                 shape=f"octet_length(v.x) in (select distinct octet_length(person_key) from {keys})")
 
 
 def suppression(cfg: GateConfig) -> str:
