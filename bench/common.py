@@ -423,7 +423,7 @@ def _task_phase(dag_id: str, task_id: str) -> str:
         return "ingest"
     if task_id.startswith("dbt."):
         return "dbt_build"
-    return {"load_reference_data": "dbt_seed", "quality_gate": "gx_gate", "publish": "publish",
+    return {"quality_gate": "gx_gate", "publish": "publish",
             "dbt_docs": "outputs", "published_outputs": "outputs", "check_feeds": "check_feeds"}.get(task_id, "other")
 
 

@@ -3,8 +3,9 @@
 It runs when all three raw-feed Assets have been updated (or, at the latest, at the build deadline, so that a
 feed that never arrives cannot block the others: the build then uses that feed's last good snapshot and says
 so). Steps: check which feeds are fresh -> dbt through Cosmos (a DbtTaskGroup rendered from the manifest
-prepared at build time; each model built and tested in one task) -> Great Expectations gate -> publication
-(atomic schema swap) -> dbt docs -> published outputs (CSV returns with suppression applied, board chart).
+prepared at build time, in watcher mode: one `dbt build`, one sensor task per dbt node) -> Great Expectations
+gate -> publication (atomic schema swap) -> dbt docs -> published outputs (CSV returns with suppression
+applied, board chart).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 from ipb.feeds import FEEDS
 from ipb.orchestration.assets import raw_asset_name, raw_asset_uri
 from ipb.orchestration.callbacks import record_failure
+from ipb.orchestration.watcher import sensors_after_producer
 
 PROJECT = Path(os.environ.get("IPB_HOME", Path(__file__).resolve().parents[1])) / "dbt_project"
 # The latest a build waits for a missing feed (the grace period), as a cron in UK time.
@@ -61,6 +63,10 @@ def build_warehouse():
 
         return check(run_id, ds)
 
+    # Watcher mode: one task runs a single `dbt build` of the whole project (reference seeds, snapshot, models
+    # and their data and unit tests, on dbt's threads); one light sensor task per dbt node reports that node's
+    # own outcome from the producer's events, so the graph, the logs and a retry stay per model. One dbt
+    # invocation instead of one per model (about 50 start-ups a night).
     dbt_build = DbtTaskGroup(
         group_id="dbt",
         project_config=ProjectConfig(
@@ -72,26 +78,16 @@ def build_warehouse():
             profile_name="ipb", target_name="warehouse", profiles_yml_filepath=PROJECT / "profiles.yml"
         ),
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
+            execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,  # each model is built and tested in one task
-            exclude=["resource_type:seed"],  # reference data is loaded once, by load_reference_data
-            should_detach_multiple_parents_tests=True,  # relationship tests run once all their parents exist
+            test_behavior=TestBehavior.AFTER_EACH,  # tests run inside the one build; a sensor per test node
             emit_datasets=False,
         ),
-        # "cautious": a model's task runs only the tests of that model, never a test that also needs a model
-        # built later (those are detached into their own tasks).
-        operator_args={"install_deps": False, "pre_execute": _dbt_environment,
-                       "dbt_cmd_flags": ["--indirect-selection", "cautious"]},
+        operator_args={"install_deps": False, "pre_execute": _dbt_environment},
     )
-
-    @task
-    def load_reference_data() -> str:
-        from ipb.orchestration.build import load_reference_data as seed
-
-        return seed()
+    sensors_after_producer(dbt_build)  # the sensors start once the build has ended (any executor)
 
     @task
     def quality_gate(run_id=None) -> dict:
@@ -119,7 +115,7 @@ def build_warehouse():
 
     feeds = check_feeds()
     gated = quality_gate()
-    feeds >> load_reference_data() >> dbt_build >> gated >> publish() >> dbt_docs() >> published_outputs()
+    feeds >> dbt_build >> gated >> publish() >> dbt_docs() >> published_outputs()
 
 
 build_warehouse()

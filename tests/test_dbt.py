@@ -7,6 +7,7 @@ import csv
 import hashlib
 import hmac
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -249,6 +250,30 @@ def test_dbt_docs_generate_and_key_not_in_artifacts(night: dict) -> None:
             if path.is_file():
                 data = path.read_bytes()
                 assert KEY.encode() not in data and KEY.encode().hex().encode() not in data, path
+
+
+def test_dbt_docs_task_regenerates_only_when_the_project_changes(
+    night: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ipb.orchestration import build
+
+    monkeypatch.setenv("IPB_OUTPUT_DIR", str(tmp_path / "outputs"))
+    out = Path(build.dbt_docs()).parent
+    generated = (out / "catalog.json").stat().st_mtime_ns
+    assert (out / "index.html").is_file()
+    assert build.dbt_docs() and (out / "catalog.json").stat().st_mtime_ns == generated  # same project: kept
+    (out / build.DOCS_FINGERPRINT).write_text("docs of an older project\n")
+    build.dbt_docs()
+    assert (out / "catalog.json").stat().st_mtime_ns != generated  # project changed: generated again
+    # The fingerprint follows the project's files (a copy of the project, edited).
+    home = tmp_path / "home"
+    shutil.copytree(config.load().dbt_project_dir, home / "dbt_project",
+                    ignore=shutil.ignore_patterns("target", "logs"))
+    monkeypatch.setenv("IPB_HOME", str(home))
+    before = build.docs_fingerprint(config.load())
+    model = home / "dbt_project" / "models" / "marts" / "dim_person.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    assert build.docs_fingerprint(config.load()) != before
 
 
 def test_history_across_nights_and_key_rotation(night: dict, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,7 +30,8 @@
 } %}
 with
 
-records as (
+-- Not materialised: each rule's branch scans the table itself (a shared CTE of every column spilled to disk).
+records as not materialized (
     select * from {{ ref('int_person_records') }}
 ),
 
@@ -44,15 +45,17 @@ surname_tokens as (
 ),
 
 -- One row per record, rule and key: only the surname-token rule can repeat a key of a record (a repeated token).
+-- Kept narrow for national volumes (about 6 keys per record): the key as a uuid (the md5's 16 bytes), the NHS
+-- number as a bigint and only for the rules whose blocks check it, the surname only for the rule that needs it.
 candidate_keys as (
     {%- for rule, priority, key in rules %}
         select {% if rule == 'demo_surname_part' %}distinct{% endif %}
             r.record_seq,
-            r.nhs_number,
-            r.surname,
-            '{{ rule }}' as link_rule,
             {{ priority }} as rule_priority,
-            md5({{ key }}) as link_key
+            md5({{ key }})::uuid as link_key,
+            {% if rule in ('nhs_number', 'local_id') %}null::bigint{% else %}r.nhs_number::bigint{% endif %}
+                as nhs_number,
+            {% if rule == 'demo_dob_postcode' %}r.surname{% else %}null::text{% endif %} as surname
         from
             records as r
             {%- if rule == 'demo_surname_part' %}
@@ -63,49 +66,61 @@ candidate_keys as (
     {%- endfor %}
 ),
 
+rule_names as (
+    select *
+    from (
+        values
+        {%- for rule, priority, key in rules %}
+            ({{ priority }}, '{{ rule }}'){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as v (rule_priority, link_rule)
+),
+
 -- Plain and filtered count(*) and "at most one" as min = max (nulls ignored, as count(distinct) does): no
 -- distinct aggregate, so PostgreSQL can hash-aggregate.
 blocks as (
     select
-        link_rule,
+        rule_priority,
         link_key,
         count(*) as n_records,
         (min(nhs_number) is not distinct from max(nhs_number)) as at_most_one_nhs_number,
         count(*) filter (where surname is null) as n_unnamed,
         (min(surname) is not distinct from max(surname)) as at_most_one_surname
     from candidate_keys
-    group by link_rule, link_key
+    group by rule_priority, link_key
 ),
 
 usable_blocks as (
     select
-        link_rule,
-        link_key,
-        n_records,
-        row_number() over (order by link_rule, link_key) as link_key_id
+        blocks.rule_priority,
+        blocks.link_key,
+        blocks.n_records,
+        row_number() over (order by blocks.rule_priority, blocks.link_key) as link_key_id
     from blocks
+    inner join rule_names on blocks.rule_priority = rule_names.rule_priority
     where
-        n_records > 1
+        blocks.n_records > 1
         and (
-            link_rule in ('nhs_number', 'local_id')
-            or (at_most_one_nhs_number and n_records <= {{ var('linkage_max_block_size') }})
+            rule_names.link_rule in ('nhs_number', 'local_id')
+            or (blocks.at_most_one_nhs_number and blocks.n_records <= {{ var('linkage_max_block_size') }})
         )
         -- CLD carries no names: the weak date-of-birth + postcode rule only links a record without names, and
         -- only when the named records of the block agree on the surname
-        and (link_rule != 'demo_dob_postcode' or (n_unnamed >= 1 and at_most_one_surname))
+        and (rule_names.link_rule != 'demo_dob_postcode' or (blocks.n_unnamed >= 1 and blocks.at_most_one_surname))
 ),
 
 final as (
     select
         candidate_keys.record_seq,
-        candidate_keys.link_rule,
+        rule_names.link_rule,
         candidate_keys.rule_priority,
         candidate_keys.link_key,
         usable_blocks.link_key_id,
         usable_blocks.n_records as block_size
     from candidate_keys
     inner join usable_blocks
-        on candidate_keys.link_rule = usable_blocks.link_rule and candidate_keys.link_key = usable_blocks.link_key
+        on candidate_keys.rule_priority = usable_blocks.rule_priority and candidate_keys.link_key = usable_blocks.link_key
+    inner join rule_names on candidate_keys.rule_priority = rule_names.rule_priority
 )
 
 select * from final

@@ -21,9 +21,23 @@ per_person as (
         coalesce(sum(annual_gbp), 0) as total_annual_gbp,
         coalesce(sum(one_off_gbp), 0) as one_off_gbp,
         count(*) as n_components,
-        count(distinct funder) as n_funders,
-        string_agg(distinct funder, '+' order by funder) as funder_mix,
-        string_agg(distinct management_option, '+' order by management_option) as management_mix,
+        -- Funders and options are short code lists: flags instead of distinct aggregates, so that PostgreSQL can
+        -- hash-aggregate millions of components (the mixes list codes in alphabetical order).
+        (bool_or(funder = 'education'))::int + (bool_or(funder = 'health'))::int
+        + (bool_or(funder = 'social_care'))::int as n_funders,
+        nullif(concat_ws(
+            '+',
+            case when bool_or(funder = 'education') then 'education' end,
+            case when bool_or(funder = 'health') then 'health' end,
+            case when bool_or(funder = 'social_care') then 'social_care' end
+        ), '') as funder_mix,
+        nullif(concat_ws(
+            '+',
+            case when bool_or(management_option = 'direct_payment') then 'direct_payment' end,
+            case when bool_or(management_option = 'mixed') then 'mixed' end,
+            case when bool_or(management_option = 'notional') then 'notional' end,
+            case when bool_or(management_option = 'third_party') then 'third_party' end
+        ), '') as management_mix,
         bool_or(management_option in ('direct_payment', 'mixed')) as has_direct_payment,
         sum(indicative_budget_gbp) as indicative_budget_gbp,
         sum(annual_gbp) filter (where care_plan_agreed_date is not null) as agreed_annual_gbp,
