@@ -4,7 +4,9 @@ database and each in its own process so the peak RSS is the step's own:
 
 1. our load_file (file checks + checksum, COPY, duplicate keys, row rules, quarantine, lineage, accounting),
 2. a plain `COPY ... FROM STDIN (FORMAT csv, HEADER)` of the same file into an empty all-text table,
-3. pandas.DataFrame.to_sql on the first 100,000 rows (--pandas-rows).
+3. pandas.DataFrame.to_sql on the first 100,000 rows (--pandas-rows),
+4. our load_file of the same council's next-day file, with 1% of its rows changed (the nightly case: the rules
+   run only on new and changed rows; rows equal to the previous accepted snapshot are not checked again).
 
 Prints rows/s, MB/s, peak RSS and the ratios; goals: our load >= 0.7x the plain COPY rate, peak RSS < 500 MB.
 Ends with one JSON line. Usage: python bench/ingest.py [--rows N] [--pandas-rows N] [--keep]"""
@@ -22,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 NIGHT = "2026-11-22"
+NEXT = "2026-11-23"
 
 
 def write_social_care_file(folder: str, n_rows: int, seed: int = 1) -> dict:
@@ -62,6 +65,25 @@ def write_social_care_file(folder: str, n_rows: int, seed: int = 1) -> dict:
             w.writerows(zip(*(block.cols[c][:take].tolist() for c in feeds.SOCIAL_CARE.columns), strict=True))
             written += take
     return {"path": str(path), "rows": written, "people": lo, "bytes": path.stat().st_size}
+
+
+def write_next_day(path: str, every: int = 100) -> dict:
+    """The next day's file of the same council: every `every`-th row's Unit_Cost changed (still valid)."""
+    from ipb import feeds
+
+    src = Path(path)
+    nxt = src.with_name(src.name.replace(NIGHT.replace("-", ""), NEXT.replace("-", "")))
+    cost = feeds.SOCIAL_CARE.columns.index("Unit_Cost")
+    changed = 0
+    with src.open(newline="", encoding="utf-8") as fin, nxt.open("w", newline="", encoding="utf-8") as fout:
+        r, w = csv.reader(fin), csv.writer(fout, lineterminator="\n")
+        w.writerow(next(r))
+        for i, row in enumerate(r):
+            if i % every == 0 and row[cost]:
+                row[cost] = f"{float(row[cost]) + 1:.2f}"
+                changed += 1
+            w.writerow(row)
+    return {"path": str(nxt), "rows_changed": changed}
 
 
 def our_load(path: str) -> dict:
@@ -131,10 +153,12 @@ def main() -> int:
         print(f"wrote {f['rows']:,} social care rows ({mb:.0f} MB, from {f['people']:,} people) in {gen.seconds:.1f} s")
         with common.ServerMemory(dbname) as server:
             ours = common.isolated(our_load, f["path"])
+        nd = common.isolated(write_next_day, f["path"]).value
+        next_day = common.isolated(our_load, nd["path"])
         plain = common.isolated(plain_copy, f["path"])
         pd_ = common.isolated(pandas_to_sql, f["path"], args.pandas_rows)
         size = common.warehouse_size()
-    o, p, q = ours.value, plain.value, pd_.value
+    o, p, q, n = ours.value, plain.value, pd_.value, next_day.value
     if o["status"] != "loaded" or o["rows_in_file"] != f["rows"]:
         print(f"load did not load the file: {o}")
         return 1
@@ -149,11 +173,18 @@ def main() -> int:
           f"{o['rows_loaded']:,} loaded, {o['rows_quarantined']:,} quarantined {o['quarantine_reasons'] or ''}")
     print("  steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in sorted(o["steps_seconds"].items(),
                                                                       key=lambda kv: -kv[1])))
+    print(f"next day        {next_day.seconds:7.1f} s  {f['rows'] / next_day.seconds:>9,.0f} rows/s  "
+          f"{mb / next_day.seconds:6.1f} MB/s  the same council's next file, {nd['rows_changed']:,} rows changed: "
+          f"{n['rows_loaded']:,} loaded, {n['rows_quarantined']:,} quarantined")
+    print("  steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in sorted(n["steps_seconds"].items(),
+                                                                      key=lambda kv: -kv[1])))
     print(f"plain COPY      {p['copy_seconds']:7.1f} s  {copy_rate:>9,.0f} rows/s  {mb / p['copy_seconds']:6.1f} MB/s  "
           f"peak RSS {plain.peak_rss_mb:.0f} MB")
     print(f"pandas to_sql   {q['to_sql_seconds']:7.1f} s  {pandas_rate:>9,.0f} rows/s  on {q['rows']:,} rows "
           f"(read_csv {q['read_csv_seconds']} s), peak RSS {pd_.peak_rss_mb:.0f} MB")
+    next_ratio = (f["rows"] / next_day.seconds) / copy_rate
     print(f"ratios: ours/COPY {ratio:.2f} (goal >= 0.70: {'met' if ratio >= 0.7 else 'NOT met'}), "
+          f"next day/COPY {next_ratio:.2f}, "
           f"ours/to_sql {ours_rate / pandas_rate:.1f}x; peak RSS goal < 500 MB: "
           f"{'met' if ours.peak_rss_mb < 500 else 'NOT met'}")
     print(f"warehouse after the three loads: {size['mb']} MB; load average before {load_before}, after {load_after}")
@@ -162,6 +193,9 @@ def main() -> int:
         "ours": {"seconds": round(ours.seconds, 2), "rows_per_second": round(ours_rate),
                  "mb_per_second": round(mb / ours.seconds, 1), "peak_rss_mb": round(ours.peak_rss_mb),
                  "start_rss_mb": round(ours.start_rss_mb), "server": server.as_dict(), **o},
+        "next_day": {"seconds": round(next_day.seconds, 2), "rows_changed": nd["rows_changed"],
+                     "rows_per_second": round(f["rows"] / next_day.seconds), "ratio_to_copy": round(next_ratio, 3),
+                     "peak_rss_mb": round(next_day.peak_rss_mb), **n},
         "plain_copy": {"seconds": p["copy_seconds"], "rows_per_second": round(copy_rate),
                        "mb_per_second": round(mb / p["copy_seconds"], 1), "peak_rss_mb": round(plain.peak_rss_mb)},
         "pandas_to_sql": {"rows": q["rows"], "seconds": q["to_sql_seconds"], "rows_per_second": round(pandas_rate),

@@ -210,6 +210,44 @@ def test_current_snapshot_latest_extract_wins_even_when_late(fresh_db: str, tmp_
     assert total == 6  # raw keeps every batch
 
 
+def test_next_snapshot_checks_new_and_changed_rows_and_reuses_unchanged_ones(fresh_db: str, tmp_path: Path) -> None:
+    """Night 2's full snapshot: rows equal to night 1's accepted rows load without a second check; new and
+    changed rows are checked like any row (a changed row that breaks a rule is quarantined, a row night 1
+    quarantined is quarantined again). Nothing is lost or doubled."""
+    rows = [fr.phb(i) for i in range(1, 6)]
+    bad = fr.phb(6, notional_gbp="-5.00")
+    (tmp_path / "d1").mkdir()
+    first = _load_rows(tmp_path / "d1", "nhs_phb", [*rows, bad], "QKS", "20261122")
+    assert (first.rows_loaded, first.quarantine_reasons) == (5, {"negative_amount": 1})
+    changed = [fr.phb(4, surname=""), fr.phb(5, notional_gbp="99.999")]
+    second = _load_rows(tmp_path, "nhs_phb", [*rows[:3], *changed, bad, fr.phb(7)], "QKS", "20261123")
+    assert (second.rows_in_file, second.rows_loaded) == (7, 4)
+    assert second.quarantine_reasons == {"missing_required": 1, "invalid_amount": 1, "negative_amount": 1}
+    with psycopg.connect(fresh_db) as conn:
+        kept = conn.execute("select phb_id from raw.nhs_phb where _batch_id = %s order by 1",
+                            (second.batch_id,)).fetchall()
+        fingerprints = conn.execute("select count(distinct rules_fingerprint), count(rules_fingerprint)"
+                                    " from audit.batches").fetchone()
+    assert [k[0] for k in kept] == ["PHB000001", "PHB000002", "PHB000003", "PHB000007"]
+    assert fingerprints == (1, 2)
+
+    # The reuse holds only for the sender's batches checked by the same rules and reference codes.
+    from ipb import db, feeds
+    from ipb.ingest import loader
+
+    feed = feeds.LOADABLE["nhs_phb"]
+    params = {"sender": "QKS", "known_senders": ["QKS", "QRL"], "known_sub_icbs": ["91Q"]}
+    fp = loader._rules_fingerprint(feed, params)
+    assert fp != loader._rules_fingerprint(feed, {**params, "known_sub_icbs": ["91Q", "92A"]})
+    with db.connect(role=db.LOADER) as conn:
+        stored = conn.execute("select rules_fingerprint from audit.batches where batch_id = %s",
+                              (second.batch_id,)).fetchone()[0]
+        assert loader._known_good_batch(conn, feed, "QKS", stored, -1) == second.batch_id
+        assert loader._known_good_batch(conn, feed, "QKS", stored, second.batch_id) == first.batch_id
+        assert loader._known_good_batch(conn, feed, "QKS", "other rules", -1) == -1
+        assert loader._known_good_batch(conn, feed, "QRL", stored, -1) == -1
+
+
 def test_two_files_for_one_sender_same_night(fresh_db: str, tmp_path: Path) -> None:
     day1 = tmp_path / "a"
     day1.mkdir()

@@ -1,19 +1,18 @@
 {#- Normalisation of identifiers used for linkage (restricted layer only). -#}
 
-{#- NHS number with spaces stripped; null unless 10 digits with a valid modulus-11 check digit (FEEDS.md). -#}
+{#- NHS number with spaces stripped; null unless 10 digits with a valid modulus-11 check digit (FEEDS.md). Plain
+    expressions (no per-row subquery): ascii() - 48 never fails on a non-digit, so the order of the tests is free. -#}
 {% macro valid_nhs_number(expr) -%}
-    (
-        select case
-            when n.digits ~ '^[0-9]{10}$'
-                and (11 - (
+    {%- set digits = "replace(" ~ expr ~ ", ' ', '')" -%}
+    case
+        when {{ digits }} ~ '^[0-9]{10}$'
+            and (11 - (
     {%- for i in range(1, 10) %}
-                    substr(n.digits, {{ i }}, 1)::int * {{ 11 - i }}{{ ' +' if not loop.last }}
+                (ascii(substr({{ digits }}, {{ i }}, 1)) - 48) * {{ 11 - i }}{{ ' +' if not loop.last }}
     {%- endfor %}
-                ) % 11) % 11 = substr(n.digits, 10, 1)::int
-                then n.digits
-        end
-        from (select replace({{ expr }}, ' ', '') as digits) as n
-    )
+            ) % 11) % 11 = ascii(substr({{ digits }}, 10, 1)) - 48
+            then {{ digits }}
+    end
 {%- endmacro %}
 
 {#- Names: upper case, letters only (spaces, hyphens, apostrophes and dots removed). -#}
@@ -26,15 +25,23 @@
     nullif(trim(regexp_replace(upper({{ expr }}), '[^A-Z]+', ' ', 'g')), '')
 {%- endmacro %}
 
-{#- Postcode: upper case, single space before the 3-character inward code; null when not postcode-shaped. -#}
+{#- Postcode: upper case, single space before the 3-character inward code; null when not postcode-shaped. Every
+    character but letters and digits is dropped; values of letters, digits and spaces only (nearly all) take the
+    cheaper replace() path to the same result. -#}
 {% macro normalise_postcode(expr) -%}
-    (
-        select case
-            when p.compact ~ '^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$'
-                then left(p.compact, length(p.compact) - 3) || ' ' || right(p.compact, 3)
-        end
-        from (select regexp_replace(upper({{ expr }}), '[^A-Z0-9]', '', 'g') as compact) as p
-    )
+    {%- set simple = "replace(upper(" ~ expr ~ "), ' ', '')" -%}
+    {%- set general = "regexp_replace(upper(" ~ expr ~ "), '[^A-Z0-9]', '', 'g')" -%}
+    case
+        when upper({{ expr }}) ~ '^[A-Z0-9 ]*$' then {{ _postcode_from_compact(simple) }}
+        else {{ _postcode_from_compact(general) }}
+    end
+{%- endmacro %}
+
+{% macro _postcode_from_compact(compact) -%}
+    case
+        when {{ compact }} ~ '^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$'
+            then left({{ compact }}, length({{ compact }}) - 3) || ' ' || right({{ compact }}, 3)
+    end
 {%- endmacro %}
 
 {#- Postcode district (outward code) of a normalised postcode. -#}

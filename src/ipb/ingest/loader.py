@@ -23,7 +23,14 @@ from ipb.ingest.filecheck import CHUNK, FileFacts, FileRejected, inspect, parse_
 
 log = logging.getLogger(__name__)
 
-LINEAGE = ("_batch_id", "_file_name", "_file_checksum", "_row_number", "_loaded_at", "_sender_code", "_extract_date")
+LINEAGE = ("_batch_id", "_file_name", "_file_checksum", "_row_number", "_loaded_at", "_sender_code", "_extract_date",
+           "_row_hash")
+
+
+def _row_hash_expr(feed: Feed) -> sql.Composable:
+    """md5 of the row's own columns as sent (NULL kept apart from every value): equal rows, equal hashes."""
+    parts = [sql.SQL("coalesce({}, E'\\x1e')").format(sql.Identifier(raw_column(c))) for c in feed.columns]
+    return sql.SQL("md5({})::uuid").format(sql.SQL(" || E'\\x1f' || ").join(parts))
 
 
 @dataclass
@@ -51,11 +58,18 @@ class LoadResult:
 
 def _ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
     # DDL only when missing: even an "if not exists" takes locks that can deadlock with autovacuum.
-    exists = conn.execute("select to_regclass(%s) is not null and to_regclass(%s) is not null",
-                          (f"raw.{feed.name}", f"raw.{feed.name}_batch_brin")).fetchone()[0]
-    if exists:
-        return
+    exists, has_hash = conn.execute(
+        "select to_regclass(%s) is not null and to_regclass(%s) is not null,"
+        " exists (select 1 from pg_attribute where attrelid = to_regclass(%s) and attname = '_row_hash')",
+        (f"raw.{feed.name}", f"raw.{feed.name}_batch_brin", f"raw.{feed.name}")).fetchone()
     table = sql.Identifier("raw", feed.name)
+    if exists and has_hash:
+        return
+    if exists:
+        # A warehouse from before row hashes: add the column once (PostgreSQL computes it for the rows there).
+        conn.execute(sql.SQL("alter table {} add column if not exists _row_hash uuid generated always as ({}) stored")
+                     .format(table, _row_hash_expr(feed)))
+        return
     seq = sql.Identifier("raw", f"{feed.name}_row_seq")
     cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(raw_column(c))) for c in feed.columns)
     # Lineage columns default from transaction-local settings, so a plain COPY of the file's own columns
@@ -71,9 +85,11 @@ def _ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
                 _loaded_at timestamptz not null default now(),
                 _sender_code text default nullif(current_setting('ipb.sender'), ''),
                 _extract_date date not null default current_setting('ipb.extract_date')::date,
-                {cols}
+                {cols},
+                _row_hash uuid generated always as ({row_hash}) stored
             )"""
-        ).format(table=table, seq_text=sql.Literal(f"raw.{feed.name}_row_seq"), cols=cols)
+        ).format(table=table, seq_text=sql.Literal(f"raw.{feed.name}_row_seq"), cols=cols,
+                 row_hash=_row_hash_expr(feed))
     )
     # BRIN on the append-only batch id: near-free to maintain during COPY, lets per-batch work skip old nights.
     conn.execute(
@@ -163,15 +179,18 @@ def _load_checked(feed: Feed, path: Path, name, facts: FileFacts, known: list[st
             return LoadResult(feed.name, file_name, "duplicate", batch_id, facts.checksum, "already_loaded",
                               f"same checksum as loaded batch {done[0]}")
         _ensure_raw_table(conn, feed)
+        params = {"sender": name.sender or "", "known_senders": known, "known_sub_icbs": sorted(ref.sub_icb_codes)}
+        fingerprint = _rules_fingerprint(feed, params)
         batch_id = conn.execute(
-            """insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status, run_id)
-               values (%s, %s, %s, %s, %s, 'loading', %s) returning batch_id""",
-            (feed.name, name.sender, name.extract_date, file_name, facts.checksum, run_id),
+            """insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status, run_id,
+                   rules_fingerprint)
+               values (%s, %s, %s, %s, %s, 'loading', %s, %s) returning batch_id""",
+            (feed.name, name.sender, name.extract_date, file_name, facts.checksum, run_id, fingerprint),
         ).fetchone()[0]
         result = LoadResult(feed.name, file_name, "loaded", batch_id, facts.checksum)
         _copy(conn, feed, path, facts, batch_id, name.sender, name.extract_date, result)
-        params = {"batch": batch_id, "sender": name.sender or "", "known_senders": known,
-                  "known_sub_icbs": sorted(ref.sub_icb_codes)}
+        params["batch"] = batch_id
+        params["known_good"] = _known_good_batch(conn, feed, name.sender, fingerprint, batch_id)
         _quarantine_duplicates(conn, feed, params)
         _quarantine_rule_failures(conn, feed, params)
         _account(conn, feed, result)
@@ -284,22 +303,54 @@ def _quarantine_duplicates(conn: psycopg.Connection, feed: Feed, params: dict) -
     )
 
 
+def _rules_fingerprint(feed: Feed, params: dict) -> str:
+    """The row rules as they apply to this sender's file: their SQL and the reference codes they check against."""
+    import hashlib
+
+    text = "\n".join([rules.reasons_array(feed.name), rules.typed_columns(feed.name), params["sender"],
+                      ",".join(params["known_senders"]), ",".join(params["known_sub_icbs"])])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _known_good_batch(conn: psycopg.Connection, feed: Feed, sender: str | None, fingerprint: str,
+                      batch_id: int) -> int:
+    """The sender's latest loaded batch checked by the same rules: its rows in raw all passed them. A row equal
+    to one of them (same row hash) passes again, so the rules run only on new and changed rows: the next night's
+    full snapshot costs about its changes. (The one rule on today's date, a birth date in the future, cannot
+    start failing for a row that passed on an earlier day.) -1 when there is none."""
+    row = conn.execute(
+        """select batch_id from audit.batches
+           where feed = %s and sender_code is not distinct from %s and status = 'loaded'
+               and rules_fingerprint = %s and batch_id <> %s
+           order by extract_date desc, batch_id desc limit 1""",
+        (feed.name, sender, fingerprint, batch_id),
+    ).fetchone()
+    return row[0] if row else -1
+
+
 def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict) -> None:
     # Rule SQL is embedded in a psycopg sql.SQL template: braces (regex counts) must be escaped.
     reasons = rules.reasons_array(feed.name).replace("{", "{{").replace("}", "}}")
     readable = "case reasons[1] " + " ".join(
         f"when '{code}' then '{text.replace(chr(39), chr(39) * 2)}'" for code, text in rules.READABLE.items()
     ) + " end"
-    table = sql.Identifier("raw", feed.name)
     typed = rules.typed_columns(feed.name)
     table = sql.Identifier("raw", feed.name)
     # Step 1 finds failing rows with a read-only query, which PostgreSQL may run in parallel (a DELETE cannot);
-    # step 2 moves just those rows. offset 0 keeps each parsed date and amount computed once per row.
+    # step 2 moves just those rows. offset 0 keeps each parsed date and amount computed once per row. Rows equal
+    # to a row of the sender's known-good batch (see _known_good_batch) are not checked again.
     find = (
         f"""create temp table ipb_failing on commit drop as
             select row_id, reasons from (
                 select row_id, {reasons} as reasons
-                from (select ctid as row_id, *, {typed} from {{t}} where _batch_id = %(batch)s offset 0) as typed
+                from (
+                    select r.ctid as row_id, r.*, {typed} from {{t}} as r
+                    where r._batch_id = %(batch)s and not exists (
+                        select from {{t}} as good
+                        where good._batch_id = %(known_good)s and good._row_hash = r._row_hash
+                    )
+                    offset 0
+                ) as typed
             ) as r
             where cardinality(reasons) > 0"""
     )

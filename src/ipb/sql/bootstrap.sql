@@ -25,6 +25,9 @@ create table if not exists audit.batches (
         status not in ('loaded') or rows_in_file = rows_loaded + rows_quarantined
     )
 );
+-- The row rules (and reference codes) a batch was checked by: a later file's rows equal to this batch's rows
+-- need no second check while the fingerprint is the same (ipb.ingest.loader._known_good_batch).
+alter table audit.batches add column if not exists rules_fingerprint text;
 -- One loaded batch per checksum and feed: the checksum registry that makes a second load a no-op.
 create unique index if not exists batches_loaded_checksum
     on audit.batches (feed, checksum) where status = 'loaded';
