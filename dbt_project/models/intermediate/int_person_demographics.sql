@@ -36,17 +36,32 @@ ranked as (
     inner join records on person_index.record_seq = records.record_seq
 ),
 
+-- Each council's sender code per feed (CLD LA code, DfE LA number): one equality join, so a hash join.
+council_codes as (
+    select
+        'social_care' as feed,
+        cld_la_code as sender_code,
+        la_gss_code
+    from orgs
+    where cld_la_code is not null
+    union all
+    select
+        'send' as feed,
+        dfe_la_number as sender_code,
+        la_gss_code
+    from orgs
+    where dfe_la_number is not null
+),
+
 -- The council that holds the person's social care or SEND records (lowest GSS code when several).
 councils as (
     select
         person_index.person_seq,
-        min(orgs.la_gss_code) as la_gss_code
+        min(council_codes.la_gss_code) as la_gss_code
     from person_index
     inner join records on person_index.record_seq = records.record_seq
-    inner join orgs
-        on
-            (records.feed = 'social_care' and records.sender_code = orgs.cld_la_code)
-            or (records.feed = 'send' and records.sender_code = orgs.dfe_la_number)
+    inner join council_codes
+        on records.feed = council_codes.feed and records.sender_code = council_codes.sender_code
     group by person_index.person_seq
 ),
 
