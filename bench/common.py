@@ -113,27 +113,12 @@ class ServerMemory:
 def fresh_database(keep: bool = False) -> Iterator[str]:
     """A new empty warehouse database (like tests/conftest.py fresh_db); IPB_WAREHOUSE_DB points at it, dropped
     afterwards unless keep."""
-    import psycopg
-    from psycopg import sql
-
     from ipb import config, warehouse
 
     settings = config.load()
     warehouse.start(settings)
-    name = f"ipb_bench_{uuid.uuid4().hex[:10]}"
-    admin = warehouse.admin_url(settings, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    values = {"IPB_WAREHOUSE_DB": name}
-    if settings.external_url:
-        values["IPB_WAREHOUSE_URL"] = warehouse.admin_url(settings, name)
-    try:
-        with config.temporary_environment(values):
-            yield name
-    finally:
-        if not keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    with warehouse.scratch_database(settings, "ipb_bench", keep) as (name, env), config.temporary_environment(env):
+        yield name
 
 
 @contextlib.contextmanager

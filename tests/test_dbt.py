@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,25 +36,15 @@ def _nhs_valid(s: str) -> bool:
 @pytest.fixture(scope="module")
 def night(settings: config.Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A fresh database with the sample night loaded and built (module-scoped: one dbt build for many checks)."""
-    name = f"ipb_test_dbt_{uuid.uuid4().hex[:8]}"
-    admin = warehouse.admin_url(settings, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    mp = pytest.MonkeyPatch()
-    mp.setenv("IPB_WAREHOUSE_DB", name)
-    mp.setenv("IPB_PSEUDONYM_KEY", KEY)
-    if settings.external_url:
-        mp.setenv("IPB_WAREHOUSE_URL", warehouse.admin_url(settings, name))
-    try:
+    with warehouse.scratch_database(settings, "ipb_test_dbt") as (_, env), pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        mp.setenv("IPB_PSEUDONYM_KEY", KEY)
         db.bootstrap()
         landing = tmp_path_factory.mktemp("landing")
         dbt_sample.load_night(landing / "20261122", "20261122")
         result = run_dbt(["build"])
         yield {"build": result, "landing": landing, "url": warehouse.admin_url(config.load())}
-    finally:
-        mp.undo()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def _failures(result) -> list[str]:

@@ -247,6 +247,16 @@ def test_next_snapshot_checks_new_and_changed_rows_and_reuses_unchanged_ones(fre
         assert loader._known_good_batch(conn, feed, "QKS", "other rules", -1) == -1
         assert loader._known_good_batch(conn, feed, "QRL", stored, -1) == -1
 
+    # Reused, not re-checked: a row equal to a row of the known-good batch skips the rules. Shown by planting a
+    # rule-breaking row in night 2's batch (as if it had passed): night 3 sending exactly that row keeps it,
+    # while the same rule break in a row night 2 did not hold is still quarantined.
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("update raw.nhs_phb set notional_gbp = '-1.00' where _batch_id = %s and phb_id = 'PHB000003'",
+                     (second.batch_id,))
+    third = _load_rows(tmp_path, "nhs_phb", [fr.phb(3, notional_gbp="-1.00"), fr.phb(2, notional_gbp="-1.00")],
+                       "QKS", "20261124")
+    assert (third.rows_loaded, third.quarantine_reasons) == (1, {"negative_amount": 1})
+
 
 def test_two_files_for_one_sender_same_night(fresh_db: str, tmp_path: Path) -> None:
     day1 = tmp_path / "a"

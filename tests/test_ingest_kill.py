@@ -8,12 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from ipb import config, warehouse
 from ipb.ingest import load_file
@@ -47,18 +45,11 @@ def _state(url: str) -> tuple:
 
 
 def _clean_run_state(settings: config.Settings, path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple:
-    name = f"ipb_test_clean_{uuid.uuid4().hex[:8]}"
-    admin = warehouse.admin_url(settings, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        with monkeypatch.context() as m:
-            m.setenv("IPB_WAREHOUSE_DB", name)
-            load_file("nhs_phb", path)
-            return _state(warehouse.admin_url(config.load()))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(name)))
+    with warehouse.scratch_database(settings, "ipb_test_clean") as (_, env), monkeypatch.context() as m:
+        for key, value in env.items():
+            m.setenv(key, value)
+        load_file("nhs_phb", path)
+        return _state(warehouse.admin_url(config.load()))
 
 
 @pytest.mark.parametrize("phase", ['copy "raw"', "create temp table ipb_failing"])

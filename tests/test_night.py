@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -74,25 +73,18 @@ class Night:
 def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Night]:
     settings = config.load()
     warehouse.start(settings)
-    name = f"ipb_test_night_{uuid.uuid4().hex[:8]}"
-    admin = warehouse.admin_url(settings, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     base = tmp_path_factory.mktemp("nights")
     expectations = base / "expectations"
     shutil.copytree(settings.expectations_dir, expectations, ignore=shutil.ignore_patterns("uncommitted"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("IPB_WAREHOUSE_DB", name)
-        if settings.external_url:
-            mp.setenv("IPB_WAREHOUSE_URL", warehouse.admin_url(settings, name))
+    with warehouse.scratch_database(settings, "ipb_test_night") as (_, env), pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
         mp.setenv("IPB_AIRFLOW_HOME", str(base / "airflow"))
         mp.setenv("IPB_OUTPUT_DIR", str(base / "outputs"))
         mp.setenv("IPB_EXPECTATIONS_DIR", str(expectations))
         mp.setenv("IPB_DEMO_MODE", "0")
         mp.setenv("IPB_PSEUDONYM_KEY", KEY)
         yield Night(base, warehouse.admin_url(config.load()))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def test_first_night_publishes(night: Night) -> None:

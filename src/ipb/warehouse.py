@@ -12,6 +12,9 @@ import secrets
 import socket
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -206,6 +209,29 @@ def ensure_database(settings: Settings, database: str | None = None) -> None:
         exists = conn.execute("select 1 from pg_database where datname = %s", (db,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(db)))
+
+
+@contextmanager
+def scratch_database(settings: Settings, prefix: str, keep: bool = False) -> Iterator[tuple[str, dict[str, str]]]:
+    """A new, empty database on the warehouse server for tests and benchmarks, dropped afterwards (unless keep).
+    Yields its name and the environment that points ipb at it (IPB_WAREHOUSE_DB, and IPB_WAREHOUSE_URL when
+    the server is external); the caller applies that environment its own way."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = admin_url(settings, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    env = {"IPB_WAREHOUSE_DB": name}
+    if settings.external_url:
+        env["IPB_WAREHOUSE_URL"] = admin_url(settings, name)
+    try:
+        yield name, env
+    finally:
+        if not keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 def start(settings: Settings) -> Status:
