@@ -286,3 +286,33 @@ def test_history_across_nights_and_key_rotation(night: dict, monkeypatch: pytest
     assert res.success, res.exception
     after = {r[0] for r in _rows(url, "select person_key from build_marts.dim_person")}
     assert len(after) == len(before) and not before & after
+
+
+def test_unconverged_linkage_fails_the_build_without_holding_up_the_marts(night: dict) -> None:
+    """Three people chained by two planted keys (smallest record at one end) need two propagation rounds; with
+    one, linkage_converged fails, so the build fails and nothing is published. The models after the index still
+    build beside the check instead of waiting for it."""
+    url = night["url"]
+    with psycopg.connect(url) as conn:
+        lone = [r[0] for r in conn.execute(
+            "select record_seq from restricted.int_person_records as r where not exists ("
+            " select from restricted.int_person_link_keys as k where k.record_seq = r.record_seq)"
+            " order by record_seq limit 3").fetchall()]
+        assert len(lone) == 3
+        a, b, c = lone
+        top = conn.execute("select max(link_key_id) from restricted.int_person_link_keys").fetchone()[0]
+        for seq, key_id in ((c, top + 1), (b, top + 1), (b, top + 2), (a, top + 2)):
+            conn.execute("insert into restricted.int_person_link_keys (record_seq, link_rule, rule_priority,"
+                         " link_key, link_key_id, block_size) values (%s, 'local_id', 2, gen_random_uuid(), %s, 2)",
+                         (seq, key_id))
+    models = ["int_person_labels", "int_person_index", "int_person_demographics", "validation_linkage"]
+    try:
+        res = run_dbt(["build", "--select", *models, "--vars", "{linkage_rounds: 1}"])
+        failed = _failures(res)
+        assert not res.success
+        assert any(f.startswith("linkage_converged") and f.endswith(": fail") for f in failed), failed
+        statuses = {r.node.name: str(r.status) for r in res.result.results}
+        assert statuses["int_person_demographics"] == "success", statuses
+    finally:
+        restored = run_dbt(["build", "--select", "int_person_link_keys", *models])
+        assert restored.success, _failures(restored)

@@ -1,16 +1,13 @@
-{#- One more round of label propagation changes no record's person: the fixed number of rounds was enough.
-    Keys are compared by their bigint link_key_id (one per rule and key). -#}
-{% test linkage_converged(model) %}
-    with key_labels as (
-        select k.link_key_id, min(i.person_seq) as person_seq
-        from {{ ref('int_person_link_keys') }} as k
-        inner join {{ model }} as i on k.record_seq = i.record_seq
-        group by k.link_key_id
-    )
-
-    select i.record_seq
-    from {{ model }} as i
-    inner join {{ ref('int_person_link_keys') }} as k on i.record_seq = k.record_seq
-    inner join key_labels as kl on k.link_key_id = kl.link_key_id
-    where kl.person_seq < i.person_seq
+{#- Label propagation converged: the records sharing a usable link key all have the same person, so one more round
+    would change nothing (a key whose records carry two labels is returned).
+    Declared on validation_linkage, the leaf the publication gate reads, with the index and keys as arguments: dbt
+    build blocks only the common descendants of everything a test reads, so the check runs beside the marts instead
+    of before them (about 10 s off the national critical path). A failure still fails the build: nothing is
+    published. -#}
+{% test linkage_converged(model, person_index, link_keys) %}
+    select k.link_key_id
+    from {{ link_keys }} as k
+    inner join {{ person_index }} as i on k.record_seq = i.record_seq
+    group by k.link_key_id
+    having min(i.person_seq) <> max(i.person_seq)
 {% endtest %}
