@@ -36,7 +36,7 @@ def report(run: common.NightRun) -> None:
                   f" = {f['rows_loaded'] / max(f['seconds'], 1e-9):,.0f} rows/s")
         if ingest.get("deadlock_retries"):
             print(f"  load_file deadlocked with autovacuum and was retried {ingest['deadlock_retries']} time(s)")
-        print("  loader steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in
+        print("  loader steps (summed over the feeds loading side by side): " + ", ".join(f"{k} {v:.1f}s" for k, v in
                                             sorted(ingest["steps_seconds"].items(), key=lambda kv: -kv[1])))
     build = run.phases.get("dbt_build", {}).get("detail") or {}
     if "slowest" in build:
