@@ -1,13 +1,12 @@
--- Budget components in place at each as-at date, per person, from the snapshot history (the version in effect at
--- that date, whose start and end dates cover it), with the person and their opt-out flag.
+-- Budget components in place at each as-at date with their person. A view: the two models that read it (fct and
+-- the PHB quarter counts) each join the index once, instead of the night writing and testing a 700 MB table
+-- after linkage, on the critical path.
+{{ config(materialized='view') }}
+
 with
 
-history as (
-    select * from {{ ref('int_budget_component_history') }}
-),
-
-as_at_dates as (
-    select * from {{ ref('int_as_at_dates') }}
+components as (
+    select * from {{ ref('int_budget_components_as_at') }}
 ),
 
 person_index as (
@@ -16,34 +15,28 @@ person_index as (
 
 final as (
     select
-        as_at_dates.as_at_date,
-        as_at_dates.as_at_kind,
-        as_at_dates.quarter_start,
+        components.as_at_date,
+        components.as_at_kind,
+        components.quarter_start,
         person_index.person_seq,
         person_index.person_key,
-        history.component_id,
-        history.record_id,
-        history.feed,
-        history.funder,
-        history.management_option,
-        history.phb_category,
-        history.annual_gbp,
-        history.one_off_gbp,
-        history.indicative_budget_gbp,
-        history.care_plan_agreed_date,
-        history.start_date,
-        history.end_date,
-        history.icb_code,
-        history.sub_icb_code,
-        history.la_gss_code
-    from as_at_dates
-    inner join history
-        on
-            as_at_dates.as_at_date >= history.valid_from_extract_date
-            and as_at_dates.as_at_date < history.valid_to_extract_date
-            and as_at_dates.as_at_date >= history.start_date
-            and (history.end_date is null or as_at_dates.as_at_date <= history.end_date)
-    inner join person_index on history.record_id = person_index.record_id
+        components.component_id,
+        components.record_id,
+        components.feed,
+        components.funder,
+        components.management_option,
+        components.phb_category,
+        components.annual_gbp,
+        components.one_off_gbp,
+        components.indicative_budget_gbp,
+        components.care_plan_agreed_date,
+        components.start_date,
+        components.end_date,
+        components.icb_code,
+        components.sub_icb_code,
+        components.la_gss_code
+    from components
+    inner join person_index on components.record_id = person_index.record_id
 )
 
 select * from final
