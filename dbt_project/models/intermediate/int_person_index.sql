@@ -1,6 +1,7 @@
 -- One person per record: the connected components of the link keys (int_person_labels, label propagation round by
 -- round; a data test proves one more round changes nothing). Every record keeps exactly one person; unlinked
 -- records are people of their own. The person key is the HMAC pseudonym of the person's linked identity.
+-- Per-person values are windows over one sort by person (no second pass over the records to group and join back).
 with
 
 records as (
@@ -15,10 +16,16 @@ person_labels as (
     select * from {{ ref('int_person_labels') }}
 ),
 
-labels as (
+labelled as (
     select
         records.record_seq,
-        coalesce(person_labels.person_seq, records.record_seq) as label
+        records.record_id,
+        records.feed,
+        records.sender_code,
+        records.source_file_name,
+        records.source_row_number,
+        records.nhs_number,
+        coalesce(person_labels.person_seq, records.record_seq) as person_seq
     from records
     left join person_labels on records.record_seq = person_labels.record_seq
 ),
@@ -34,42 +41,31 @@ record_rules as (
 
 people as (
     select
-        labels.label as person_seq,
+        labelled.*,
         -- The linked identity: the smallest NHS number of the person, else their first record's local identity.
         coalesce(
-            'nhs:' || min(records.nhs_number),
-            'local:' || min(records.record_id)
+            'nhs:' || min(labelled.nhs_number) over person_records,
+            'local:' || min(labelled.record_id) over person_records
         ) as person_identity,
-        count(*) as n_records
-    from labels
-    inner join records on labels.record_seq = records.record_seq
-    group by labels.label
-),
-
-people_keyed as (
-    select
-        person_seq,
-        {{ pseudonymise('person_identity') }} as person_key,
-        n_records
-    from people
+        count(*) over person_records as person_n_records
+    from labelled
+    window person_records as (partition by labelled.person_seq)
 ),
 
 final as (
     select
-        records.record_seq,
-        records.record_id,
-        records.feed,
-        records.sender_code,
-        records.source_file_name,
-        records.source_row_number,
+        people.record_seq,
+        people.record_id,
+        people.feed,
+        people.sender_code,
+        people.source_file_name,
+        people.source_row_number,
         people.person_seq,
-        people.person_key,
+        {{ pseudonymise('people.person_identity') }} as person_key,
         coalesce(record_rules.link_rule, 'unlinked') as link_rule,
-        people.n_records as person_n_records
-    from records
-    inner join labels on records.record_seq = labels.record_seq
-    inner join people_keyed as people on labels.label = people.person_seq
-    left join record_rules on records.record_seq = record_rules.record_seq
+        people.person_n_records
+    from people
+    left join record_rules on people.record_seq = record_rules.record_seq
 )
 
 select * from final
