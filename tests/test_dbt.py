@@ -291,7 +291,7 @@ def test_history_across_nights_and_key_rotation(night: dict, monkeypatch: pytest
 def test_unconverged_linkage_fails_the_build_without_holding_up_the_marts(night: dict) -> None:
     """Three people chained by two planted keys (smallest record at one end) need two propagation rounds; with
     one, linkage_converged fails, so the build fails and nothing is published. The models after the index still
-    build beside the check instead of waiting for it."""
+    build beside the check instead of waiting for it. With the default rounds the chain is one person."""
     url = night["url"]
     with psycopg.connect(url) as conn:
         lone = [r[0] for r in conn.execute(
@@ -313,6 +313,12 @@ def test_unconverged_linkage_fails_the_build_without_holding_up_the_marts(night:
         assert any(f.startswith("linkage_converged") and f.endswith(": fail") for f in failed), failed
         statuses = {r.node.name: str(r.status) for r in res.result.results}
         assert statuses["int_person_demographics"] == "success", statuses
+        # With the default rounds, the semi-naive second round carries a's label on to c: one person, converged.
+        res = run_dbt(["build", "--select", *models])
+        assert res.success, _failures(res)
+        people = _rows(url, "select record_seq, person_seq from restricted.int_person_index"
+                            " where record_seq = any(%s)", (lone,))
+        assert sorted(people) == [(a, a), (b, a), (c, a)]
     finally:
         restored = run_dbt(["build", "--select", "int_person_link_keys", *models])
         assert restored.success, _failures(restored)

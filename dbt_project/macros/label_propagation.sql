@@ -1,11 +1,14 @@
 {#-
-    Label propagation over the link keys, run as the pre-hook of int_person_labels: each round is its own
-    statement into a temp table that is analysed before the next round, so every round is planned on real row
-    counts (chained CTEs let the estimates collapse and the national night never finished). Rounds stop as soon
-    as one changes no label, at the latest after max_rounds (the linkage_converged data test then fails, as before).
-    Only linked records take part; a record's label is the smallest record_seq reachable through its keys.
-    The temp tables live in the model's transaction only (on commit drop); the last one is renamed to
-    pg_temp.ipb_person_labels, which the model selects from.
+    Label propagation over the link keys, run as the pre-hook of int_person_labels: a record's label is the
+    smallest record_seq reachable through its keys. Each round is its own statement into a temp table that is
+    analysed before the next, so every round is planned on real row counts (chained CTEs let the estimates
+    collapse and the national night never finished).
+    Round 1 is over every key. Later rounds are semi-naive: a label can only fall when a key of the record gained
+    a smaller label, which happens only through a record whose label fell in the round before, so a round starts
+    from those changes alone (national: the confirming round costs 0.3 s, not 4.5 s). Rounds stop as soon as one
+    changes no label, at the latest after max_rounds (the linkage_converged data test then fails).
+    The temp tables live in the model's transaction only (on commit drop); the model selects from
+    pg_temp.ipb_person_labels.
 -#}
 {% macro propagate_person_labels(link_keys, max_rounds) %}
     {%- if execute -%}
@@ -17,10 +20,14 @@
         {%- set state = namespace(done=false, rounds=0) -%}
         {%- for i in range(1, (max_rounds | int) + 1) -%}
             {%- if not state.done -%}
-                {%- do run_query(_label_round_sql(i) ~ "; analyze ipb_labels_" ~ i) -%}
-                {%- set changed = run_query(_label_changes_sql(i)).columns[0].values()[0] -%}
+                {%- do run_query(_label_round_sql(i)) -%}
+                {%- set changed = run_query("select count(*) from ipb_label_changes_" ~ i).columns[0].values()[0] -%}
                 {%- if i > 1 -%}
-                    {%- do run_query("drop table ipb_labels_" ~ (i - 1)) -%}
+                    {%- do run_query(
+                        "update ipb_person_labels as labels set label = changes.label from ipb_label_changes_" ~ i
+                        ~ " as changes where labels.record_seq = changes.record_seq; drop table ipb_label_changes_"
+                        ~ (i - 1)
+                    ) -%}
                 {%- endif -%}
                 {%- set state.rounds = i -%}
                 {%- set state.done = (changed == 0) -%}
@@ -32,48 +39,61 @@
         {%- endif -%}
         {%- do log("int_person_labels: " ~ state.rounds ~ " rounds in "
                    ~ (modules.datetime.datetime.now() - started).total_seconds() ~ " s", info=True) -%}
-        alter table ipb_labels_{{ state.rounds }} rename to ipb_person_labels
+        analyze ipb_person_labels
     {%- endif -%}
 {% endmacro %}
 
-{#- One round: each key takes the smallest label of its records, each record the smallest label of its keys
-    (never more than its own: it is one of the records of each of its keys). Round 1 starts from label = record_seq. -#}
+{#- Round 1 starts from label = record_seq: each key takes its smallest record, each record the smallest label of
+    its keys (never more than its own: it is one of the records of each of its keys). Its changes are the records
+    whose label fell below their own record_seq. Round i > 1 takes the changes of round i - 1: the keys they sit on
+    take their smallest new label, and a record of those keys changes when that is below its current label. -#}
 {% macro _label_round_sql(i) -%}
-    create temp table ipb_labels_{{ i }} on commit drop as
-    select
-        edges.record_seq,
-        min(key_labels.label) as label
-    from ipb_link_edges as edges
-    inner join ({{ _key_labels_sql(i) }}) as key_labels on edges.link_key_id = key_labels.link_key_id
-    group by edges.record_seq
-{%- endmacro %}
-
-{#- Each key's smallest label after the previous round. -#}
-{% macro _key_labels_sql(i) -%}
     {%- if i == 1 -%}
+        create temp table ipb_person_labels on commit drop as
         select
-            edges.link_key_id,
-            min(edges.record_seq) as label
+            edges.record_seq,
+            min(key_labels.label) as label
         from ipb_link_edges as edges
-        group by edges.link_key_id
-    {%- else -%}
+        inner join (
+            select
+                link_key_id,
+                min(record_seq) as label
+            from ipb_link_edges
+            group by link_key_id
+        ) as key_labels on edges.link_key_id = key_labels.link_key_id
+        group by edges.record_seq;
+        analyze ipb_person_labels;
+        create temp table ipb_label_changes_1 on commit drop as
         select
-            edges.link_key_id,
-            min(labels.label) as label
-        from ipb_link_edges as edges
-        inner join ipb_labels_{{ i - 1 }} as labels on edges.record_seq = labels.record_seq
-        group by edges.link_key_id
-    {%- endif -%}
-{%- endmacro %}
-
-{#- How many records the round gave a smaller label. -#}
-{% macro _label_changes_sql(i) -%}
-    {%- if i == 1 -%}
-        select count(*) as changed from ipb_labels_1 as labels where labels.label < labels.record_seq
+            record_seq,
+            label
+        from ipb_person_labels
+        where label < record_seq;
+        analyze ipb_label_changes_1
     {%- else -%}
-        select count(*) as changed
-        from ipb_labels_{{ i }} as labels
-        inner join ipb_labels_{{ i - 1 }} as previous on labels.record_seq = previous.record_seq
-        where labels.label < previous.label
+        create temp table ipb_label_changes_{{ i }} on commit drop as
+        with key_labels as (
+            select
+                edges.link_key_id,
+                min(changes.label) as label
+            from ipb_link_edges as edges
+            inner join ipb_label_changes_{{ i - 1 }} as changes on edges.record_seq = changes.record_seq
+            group by edges.link_key_id
+        ),
+        candidates as (
+            select
+                edges.record_seq,
+                min(key_labels.label) as label
+            from ipb_link_edges as edges
+            inner join key_labels on edges.link_key_id = key_labels.link_key_id
+            group by edges.record_seq
+        )
+        select
+            candidates.record_seq,
+            candidates.label
+        from candidates
+        inner join ipb_person_labels as labels on candidates.record_seq = labels.record_seq
+        where candidates.label < labels.label;
+        analyze ipb_label_changes_{{ i }}
     {%- endif -%}
 {%- endmacro %}
