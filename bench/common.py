@@ -284,37 +284,21 @@ def dbt_totals(target: str) -> dict[str, float]:
     return out
 
 
-def _timed_early_checks(run_id: str) -> dict[str, Any]:
-    from ipb.orchestration.build import early_checks
-
-    t0 = time.perf_counter()
-    outcomes = early_checks(run_id)
-    return {"outcomes": outcomes, "seconds": round(time.perf_counter() - t0, 2)}
-
-
 def do_build(night: str, run_id: str, target: str) -> dict[str, Any]:
     """As build_warehouse: which feeds are fresh, then one `dbt build` of the whole project (reference seeds,
-    snapshot, models, data and unit tests), as the watcher-mode producer task runs it, with the gate's raw-feed
-    checks beside it in their own process, as the DAG's raw_feed_checks task. The phase ends when both have."""
+    snapshot, models, data and unit tests), as the watcher-mode producer task runs it."""
     from ipb.orchestration.build import check_feeds
 
     feeds_state = check_feeds(run_id, night)
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        early = pool.submit(_timed_early_checks, run_id)
-        t0 = time.perf_counter()
-        _dbt(["build", "--quiet"], target)
-        dbt_seconds = round(time.perf_counter() - t0, 2)
-        raw = early.result()
+    _dbt(["build", "--quiet"], target)
     return {"stale_feeds": feeds_state["stale"], "slowest": model_timings(target),
-            "by_type_seconds": dbt_totals(target), "dbt_startup_parse_seconds": _DBT_OVERHEAD.get("build"),
-            "dbt_seconds": dbt_seconds, "raw_feed_checks_seconds": raw["seconds"],
-            "raw_feed_checks": raw["outcomes"]}
+            "by_type_seconds": dbt_totals(target), "dbt_startup_parse_seconds": _DBT_OVERHEAD.get("build")}
 
 
-def do_gate(run_id: str, earlier: list[dict] | None = None) -> dict[str, Any]:
+def do_gate(run_id: str) -> dict[str, Any]:
     from ipb.quality.gate import run_gate
 
-    r = run_gate(run_id, earlier or ())
+    r = run_gate(run_id)
     return {"success": r.success, "evaluated": r.evaluated, "failed": r.failed, "failed_checks": r.failed_checks}
 
 
@@ -400,8 +384,7 @@ def run_direct(night: str, people: int, base: Path, seed: int = 1, say: Callable
     _record(run, "generate", do_generate, night, people, str(landing), seed, say=say)
     _record(run, "ingest", do_ingest, night, str(landing), run_id, say=say)
     _record(run, "dbt_build", do_build, night, run_id, target, say=say)
-    early = run.phases["dbt_build"]["detail"].pop("raw_feed_checks")
-    _record(run, "gx_gate", do_gate, run_id, early, say=say)
+    _record(run, "gx_gate", do_gate, run_id, say=say)
     if run.phases["gx_gate"]["detail"]["success"]:
         _record(run, "publish", do_publish, run_id, say=say)
         _record(run, "outputs", do_outputs, run_id, night, target, say=say)

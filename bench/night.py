@@ -40,9 +40,6 @@ def report(run: common.NightRun) -> None:
                                             sorted(ingest["steps_seconds"].items(), key=lambda kv: -kv[1])))
     build = run.phases.get("dbt_build", {}).get("detail") or {}
     if "slowest" in build:
-        if "dbt_seconds" in build:
-            print(f"  dbt build {build['dbt_seconds']} s, the gate's raw-feed checks beside it "
-                  f"{build['raw_feed_checks_seconds']} s")
         print(f"  dbt build by type: {build['by_type_seconds']}")
         print("  slowest dbt nodes: " + ", ".join(f"{n['node']} {n['seconds']}s" for n in build["slowest"][:8]))
     total = run.phases.get("run_night_total", {}).get("detail") or {}

@@ -3,9 +3,8 @@
 It runs when all three raw-feed Assets have been updated (or, at the latest, at the build deadline, so that a
 feed that never arrives cannot block the others: the build then uses that feed's last good snapshot and says
 so). Steps: check which feeds are fresh -> dbt through Cosmos (a DbtTaskGroup rendered from the manifest
-prepared at build time, in watcher mode: one `dbt build`, one sensor task per dbt node), with the gate's
-raw-feed checks beside it -> Great Expectations gate (the rest of the checks; it decides on all of them) ->
-publication (atomic schema swap) -> dbt docs -> published outputs (CSV returns with suppression
+prepared at build time, in watcher mode: one `dbt build`, one sensor task per dbt node) -> Great Expectations
+gate -> publication (atomic schema swap) -> dbt docs -> published outputs (CSV returns with suppression
 applied, board chart).
 """
 
@@ -91,17 +90,10 @@ def build_warehouse():
     sensors_after_producer(dbt_build)  # the sensors start once the build has ended (any executor)
 
     @task
-    def raw_feed_checks(run_id=None) -> list[dict]:
-        """The gate's raw-feed checks read only raw: they run beside the dbt build (a core it leaves idle)."""
-        from ipb.orchestration.build import early_checks
-
-        return early_checks(run_id)
-
-    @task
-    def quality_gate(earlier: list[dict], run_id=None) -> dict:
+    def quality_gate(run_id=None) -> dict:
         from ipb.orchestration.build import gate
 
-        return gate(run_id, earlier)
+        return gate(run_id)
 
     @task
     def publish(run_id=None) -> dict:
@@ -122,10 +114,8 @@ def build_warehouse():
         return write_outputs(run_id, ds)
 
     feeds = check_feeds()
-    raw_checked = raw_feed_checks()
-    gated = quality_gate(raw_checked)
-    feeds >> [dbt_build, raw_checked]
-    dbt_build >> gated >> publish() >> dbt_docs() >> published_outputs()
+    gated = quality_gate()
+    feeds >> dbt_build >> gated >> publish() >> dbt_docs() >> published_outputs()
 
 
 build_warehouse()

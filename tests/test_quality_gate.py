@@ -385,36 +385,6 @@ def test_failing_night_blocks_publication_without_leaking(night: str, scenario: 
     assert not any(secret in observed for secret in secrets)
 
 
-def test_raw_feed_checks_beside_the_build_count_in_the_gate(night: str) -> None:
-    """The DAG runs the raw-feed checkpoint beside dbt and hands its outcome (as XCom dicts) to the gate, which
-    runs the other checkpoints, reports all of them and decides on all of them."""
-    from ipb import publish
-    from ipb.orchestration import build
-    from ipb.quality import gate
-
-    full = gate.run_gate("night-full")
-    early = build.early_checks("night-early")
-    assert [o["checkpoint"] for o in early] == ["ipb_raw_feeds"] and early[0]["success"]
-    result = gate.run_gate("night-early", early)
-    assert result.success, result.summary()
-    assert result.evaluated == full.evaluated
-    assert [o.checkpoint for o in result.checkpoints] == [o.checkpoint for o in full.checkpoints]
-    assert len(_audit(night, "night-early")) == 3
-
-    with psycopg.connect(night) as conn:
-        conn.execute("set role ipb_loader")
-        conn.execute("delete from raw.nhs_phb where _row_number = 2")
-        conn.commit()
-    early = build.early_checks("night-raw-broken")
-    assert not early[0]["success"]
-    result = gate.run_gate("night-raw-broken", early)
-    assert not result.success and "Row accounting per file" in result.failed_checks
-    with pytest.raises(publish.PublishRefused):
-        publish.publish("night-raw-broken")
-    runs = _audit(night, "night-raw-broken")
-    assert len(runs) == 3 and {r[3] for r in runs} == {"blocked"}
-
-
 def test_validator_cannot_read_identifiers_in_restricted(night: str) -> None:
     """The gate's role sees the validation views' hashes, never the linkage layer's identifiers."""
     with psycopg.connect(night) as conn:

@@ -37,20 +37,10 @@ def check_feeds(run_id: str, night: str) -> dict:
     return {"fresh": [f for f, ok in tonight.items() if ok], "stale": stale, "detail": detail}
 
 
-def early_checks(run_id: str) -> list[dict]:
-    """The gate's raw-feed checkpoint, run beside the dbt build; its outcome goes to `gate` (never raises here: a
-    failing check blocks publication there, with every other check reported)."""
-    from dataclasses import asdict
-
-    from ipb.quality.gate import run_early_checks
-
-    return [asdict(o) for o in run_early_checks(run_id)]
-
-
-def gate(run_id: str, earlier: list[dict] | None = None) -> dict:
+def gate(run_id: str) -> dict:
     from ipb.quality.gate import run_gate
 
-    result = run_gate(run_id, earlier or ())
+    result = run_gate(run_id)
     log.info(result.summary())
     result.raise_for_failure()
     return {"success": result.success, "evaluated": result.evaluated, "failed": result.failed,

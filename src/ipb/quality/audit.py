@@ -28,11 +28,6 @@ class CheckpointOutcome:
     def failed(self) -> list[CheckOutcome]:
         return [c for c in self.checks if not c.success]
 
-    @classmethod
-    def from_dict(cls, d: dict) -> CheckpointOutcome:
-        """Back from dataclasses.asdict (an Airflow XCom between the early checks and the gate)."""
-        return cls(checkpoint=d["checkpoint"], success=d["success"], checks=[CheckOutcome(**c) for c in d["checks"]])
-
 
 def record(run_id: str, outcomes: list[CheckpointOutcome], data_docs_path: str, published: bool = False) -> None:
     """One audit.validation_runs row per checkpoint and one audit.validation_results row per check."""

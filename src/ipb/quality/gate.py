@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,9 +66,9 @@ grant execute on function quality.query_rows(text) to ipb_validator;
 """
 
 
-def prepare(build_schemas: bool = True) -> None:
+def prepare() -> None:
     """Before validating: the check runner exists, and the validator may read the build it is about to check
-    (dbt grants the build only to analysts and the IG lead; `build_schemas=False` leaves those grants alone)."""
+    (dbt grants the build only to analysts and the IG lead)."""
     with db.connect(role=db.TRANSFORMER) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('ipb.quality.prepare'))")
         conn.execute(RUNNER_DDL)
@@ -78,7 +77,7 @@ def prepare(build_schemas: bool = True) -> None:
         if restricted and restricted[0]:
             # Usage only: the validator reads the validation views dbt grants it, no other restricted table.
             conn.execute("grant usage on schema restricted to ipb_validator")
-        for schema in ("build_marts", "build_reports") if build_schemas else ():
+        for schema in ("build_marts", "build_reports"):
             owned = conn.execute(
                 "select pg_has_role(nspowner, 'usage') from pg_namespace where nspname = %s", (schema,)
             ).fetchone()
@@ -147,17 +146,21 @@ def _outcomes(checkpoint_name: str, result) -> CheckpointOutcome:
     return out
 
 
-# The raw-feed checks read only raw, quarantine and audit: the build DAG runs them beside the dbt build (one core
-# is mostly idle during linkage), and the gate after the build takes their outcome instead of running them again.
-EARLY_SUITES = ("raw_feeds",)
-
-
-def _run_checkpoints(ctx, checkpoints: dict, run_id: str, run_time: datetime) -> list[CheckpointOutcome]:
+def run_gate(run_id: str) -> GateResult:
+    """Validate the build of night `run_id` (raw/audit, integration views, build_marts, build_reports)."""
     from great_expectations.core.run_identifier import RunIdentifier
 
+    from ipb.quality import audit, context, docs, settings
+
+    s = config.load()
+    cfg = settings.load(s.expectations_dir)
+    prepare()
+    ctx = context.get_context(s)
+    checkpoints = context.register(ctx, cfg)
+    run_time = datetime.now(UTC)
     # The checkpoints read different tables and wait on the warehouse, not on Python: run side by side (the raw
     # feeds' rules and the analyst tables' identifier scans take about as long as each other at national scale).
-    with ThreadPoolExecutor(max_workers=max(len(checkpoints), 1), thread_name_prefix="gx-checkpoint") as pool:
+    with ThreadPoolExecutor(max_workers=len(checkpoints), thread_name_prefix="gx-checkpoint") as pool:
         runs = {name: pool.submit(cp.run, run_id=RunIdentifier(run_name=run_id, run_time=run_time))
                 for name, cp in checkpoints.items()}
         results = {name: future.result() for name, future in runs.items()}
@@ -165,38 +168,6 @@ def _run_checkpoints(ctx, checkpoints: dict, run_id: str, run_time: datetime) ->
     for name, result in results.items():
         outcomes.append(_outcomes(name, result))
         _scrub(ctx, result)
-    return outcomes
-
-
-def run_early_checks(run_id: str) -> list[CheckpointOutcome]:
-    """The EARLY_SUITES checkpoints of night `run_id`, run while dbt builds. Never raises on failing checks and
-    records nothing: run_gate(run_id, earlier=...) reports them with the rest and decides."""
-    from ipb.quality import context, settings
-
-    s = config.load()
-    cfg = settings.load(s.expectations_dir)
-    prepare(build_schemas=False)  # dbt is rewriting the build schemas right now: leave their grants alone
-    ctx = context.get_context(s)
-    wanted = {context.suite_name(suite) for suite in EARLY_SUITES}
-    checkpoints = {name: cp for name, cp in context.register(ctx, cfg).items() if name in wanted}
-    return _run_checkpoints(ctx, checkpoints, run_id, datetime.now(UTC))
-
-
-def run_gate(run_id: str, earlier: Sequence[CheckpointOutcome | dict] = ()) -> GateResult:
-    """Validate the build of night `run_id` (raw/audit, integration views, build_marts, build_reports). `earlier`:
-    outcomes of run_early_checks for this night (or their dicts, as XCom carries them); those checkpoints are not
-    run again."""
-    from ipb.quality import audit, context, docs, settings
-
-    s = config.load()
-    cfg = settings.load(s.expectations_dir)
-    prepare()
-    ctx = context.get_context(s)
-    done = [o if isinstance(o, CheckpointOutcome) else CheckpointOutcome.from_dict(o) for o in earlier]
-    checkpoints = {name: cp for name, cp in context.register(ctx, cfg).items()
-                   if name not in {o.checkpoint for o in done}}
-    run_time = datetime.now(UTC)
-    outcomes = done + _run_checkpoints(ctx, checkpoints, run_id, run_time)
     context.prune_results(ctx, int(cfg.thresholds.get("keep_validation_results", 90)))
     ctx.build_data_docs(site_names=[context.SITE])
     latest = docs.write_latest(context.data_docs_dir(s), run_id, run_time, outcomes)
