@@ -302,8 +302,10 @@ def test_unconverged_linkage_fails_the_build_without_holding_up_the_marts(night:
         a, b, c = lone
         top = conn.execute("select max(link_key_id) from restricted.int_person_link_keys").fetchone()[0]
         for seq, key_id in ((c, top + 1), (b, top + 1), (b, top + 2), (a, top + 2)):
-            conn.execute("insert into restricted.int_person_link_keys (record_seq, link_rule, rule_priority,"
-                         " link_key, link_key_id, block_size) values (%s, 'local_id', 2, gen_random_uuid(), %s, 2)",
+            # int_person_link_keys is the view over both halves; local_id keys live in the identifiers half
+            conn.execute("insert into restricted.int_person_link_keys_by_identifiers (record_seq, link_rule,"
+                         " rule_priority, link_key, link_key_id, block_size)"
+                         " values (%s, 'local_id', 2, gen_random_uuid(), %s, 2)",
                          (seq, key_id))
     models = ["int_person_labels", "int_person_index", "int_person_demographics", "validation_linkage"]
     try:
@@ -320,5 +322,7 @@ def test_unconverged_linkage_fails_the_build_without_holding_up_the_marts(night:
                             " where record_seq = any(%s)", (lone,))
         assert sorted(people) == [(a, a), (b, a), (c, a)]
     finally:
-        restored = run_dbt(["build", "--select", "int_person_link_keys", *models])
+        # the view too: rebuilding a half replaces its table, which drops the view over it
+        halves = ["int_person_link_keys_by_identifiers", "int_person_link_keys"]
+        restored = run_dbt(["build", "--select", *halves, *models])
         assert restored.success, _failures(restored)

@@ -1,126 +1,21 @@
--- Blocking keys of the named deterministic linkage rules. Records sharing a key of a rule are linked; a key is
--- only used when its block is unambiguous (at most one distinct valid NHS number, and at most
--- var('linkage_max_block_size') records), so no all-pairs comparison is ever made. Each usable key gets one
--- bigint id, so label propagation (int_person_labels) joins and groups on one integer, not two text columns.
-{{ config(post_hook="analyze {{ this }}") }}
-{%- set rules = [
-    ('nhs_number', 1, "r.nhs_number"),
-    ('local_id', 2, "case when r.local_person_id is not null then r.feed || ':' || r.sender_code || ':' || r.local_person_id end"),
-    ('demo_exact', 3, "concat_ws('|', r.surname, r.forename, r.birth_date, r.postcode, r.sex_code)"),
-    ('demo_nickname', 4, "concat_ws('|', r.surname, r.forename_canonical, r.birth_date, r.postcode)"),
-    ('demo_dob_swap', 5, "concat_ws('|', r.surname, r.forename, r.postcode, extract(year from r.birth_date), least(extract(month from r.birth_date), extract(day from r.birth_date)), greatest(extract(month from r.birth_date), extract(day from r.birth_date)))"),
-    ('demo_initial', 6, "concat_ws('|', r.surname, left(r.forename, 1), r.birth_date, r.postcode, r.sex_code)"),
-    ('demo_surname_part', 7, "concat_ws('|', t.surname_token, r.forename_canonical, r.birth_date, r.postcode)"),
-    ('demo_forename_dob_postcode', 8, "concat_ws('|', r.forename_canonical, r.birth_date, r.postcode, r.sex_code)"),
-    ('demo_district', 9, "concat_ws('|', r.surname, r.forename_canonical, r.birth_date, r.postcode_district, r.sex_code)"),
-    ('demo_dob_postcode', 10, "concat_ws('|', r.birth_date, r.postcode, r.sex_code)"),
-] %}
-{#- Which identifiers each rule needs (a key is never built from a missing one). -#}
-{%- set required = {
-    'nhs_number': ['r.nhs_number'],
-    'local_id': ['r.local_person_id'],
-    'demo_exact': ['r.surname', 'r.forename', 'r.birth_date', 'r.postcode'],
-    'demo_nickname': ['r.surname', 'r.forename_canonical', 'r.birth_date', 'r.postcode'],
-    'demo_dob_swap': ['r.surname', 'r.forename', 'r.birth_date', 'r.postcode'],
-    'demo_initial': ['r.surname', 'r.forename', 'r.birth_date', 'r.postcode'],
-    'demo_surname_part': ['t.surname_token', 'r.forename_canonical', 'r.birth_date', 'r.postcode'],
-    'demo_forename_dob_postcode': ['r.forename_canonical', 'r.birth_date', 'r.postcode'],
-    'demo_district': ['r.surname', 'r.forename_canonical', 'r.birth_date', 'r.postcode_district'],
-    'demo_dob_postcode': ['r.birth_date', 'r.postcode'],
-} %}
+-- Every usable blocking key of the named linkage rules (macros/link_keys.sql): the keys of the identifier rules
+-- and of the name rules, computed side by side in two models. A view: the two halves are read once each by label
+-- propagation and the index, so a copy would only cost time.
+{{ config(materialized="view") }}
 with
 
--- Not materialised: each rule's branch scans the table itself (a shared CTE of every column spilled to disk).
-records as not materialized (
-    select * from {{ ref('int_person_records') }}
+by_identifiers as (
+    select * from {{ ref('int_person_link_keys_by_identifiers') }}
 ),
 
-surname_tokens as (
-    select
-        records.record_seq,
-        tok.surname_token
-    from records
-    cross join lateral regexp_split_to_table(records.surname_tokens, ' ') as tok (surname_token)
-    where length(tok.surname_token) > 1
-),
-
--- One row per record, rule and key: only the surname-token rule can repeat a key of a record (a repeated token).
--- Kept narrow for national volumes (about 6 keys per record): the key as a uuid (the md5's 16 bytes), the NHS
--- number as a bigint and only for the rules whose blocks check it, the surname only for the rule that needs it.
-candidate_keys as (
-    {%- for rule, priority, key in rules %}
-        select {% if rule == 'demo_surname_part' %}distinct{% endif %}
-            r.record_seq,
-            {{ priority }} as rule_priority,
-            md5({{ key }})::uuid as link_key,
-            {% if rule in ('nhs_number', 'local_id') %}null::bigint{% else %}r.nhs_number::bigint{% endif %}
-                as nhs_number,
-            {% if rule == 'demo_dob_postcode' %}r.surname{% else %}null::text{% endif %} as surname
-        from
-            records as r
-            {%- if rule == 'demo_surname_part' %}
-            inner join surname_tokens as t on r.record_seq = t.record_seq
-            {%- endif %}
-        where {{ required[rule] | join(' is not null and ') }} is not null
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
-),
-
-rule_names as (
-    select *
-    from (
-        values
-        {%- for rule, priority, key in rules %}
-            ({{ priority }}, '{{ rule }}'){{ ',' if not loop.last }}
-        {%- endfor %}
-    ) as v (rule_priority, link_rule)
-),
-
--- Plain and filtered count(*) and "at most one" as min = max (nulls ignored, as count(distinct) does): no
--- distinct aggregate, so PostgreSQL can hash-aggregate.
-blocks as (
-    select
-        rule_priority,
-        link_key,
-        count(*) as n_records,
-        (min(nhs_number) is not distinct from max(nhs_number)) as at_most_one_nhs_number,
-        count(*) filter (where surname is null) as n_unnamed,
-        (min(surname) is not distinct from max(surname)) as at_most_one_surname
-    from candidate_keys
-    group by rule_priority, link_key
-),
-
-usable_blocks as (
-    select
-        blocks.rule_priority,
-        blocks.link_key,
-        blocks.n_records,
-        row_number() over (order by blocks.rule_priority, blocks.link_key) as link_key_id
-    from blocks
-    inner join rule_names on blocks.rule_priority = rule_names.rule_priority
-    where
-        blocks.n_records > 1
-        and (
-            rule_names.link_rule in ('nhs_number', 'local_id')
-            or (blocks.at_most_one_nhs_number and blocks.n_records <= {{ var('linkage_max_block_size') }})
-        )
-        -- CLD carries no names: the weak date-of-birth + postcode rule only links a record without names, and
-        -- only when the named records of the block agree on the surname
-        and (rule_names.link_rule != 'demo_dob_postcode' or (blocks.n_unnamed >= 1 and blocks.at_most_one_surname))
+by_names as (
+    select * from {{ ref('int_person_link_keys_by_names') }}
 ),
 
 final as (
-    select
-        candidate_keys.record_seq,
-        rule_names.link_rule,
-        candidate_keys.rule_priority,
-        candidate_keys.link_key,
-        usable_blocks.link_key_id,
-        usable_blocks.n_records as block_size
-    from candidate_keys
-    inner join usable_blocks
-        on candidate_keys.rule_priority = usable_blocks.rule_priority and candidate_keys.link_key = usable_blocks.link_key
-    inner join rule_names on candidate_keys.rule_priority = rule_names.rule_priority
+    select * from by_identifiers
+    union all
+    select * from by_names
 )
 
 select * from final
