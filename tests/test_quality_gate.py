@@ -22,6 +22,7 @@ from ipb import config, db, feeds
 from ipb.quality import settings as gate_settings
 
 LEAKED_NHS = "9990001235"  # test-range NHS number with a valid check digit (asserted below)
+LEAKED_POSTCODE = "ME4 4AA"
 OPTED_OUT_KEY = hashlib.sha256(b"person:opted-out").hexdigest()
 
 
@@ -303,6 +304,9 @@ def test_clean_night_passes_publishes_and_renders(night: str) -> None:
     ("scenario", "failing_check"),
     [
         ("nhs_number_leak", "No NHS numbers in analyst tables"),
+        # the scans skip only types that cannot hold the value: an NHS number in a number column is still found
+        ("nhs_number_in_number_column", "No NHS numbers in analyst tables"),
+        ("postcode_leak", "No full postcodes in analyst tables"),
         ("small_cell", "Small numbers suppressed in quarterly return and published reports"),
         ("opted_out", "Opted-out people absent from analyst tables"),
         ("new_column", "Only approved columns in analyst tables"),
@@ -323,6 +327,12 @@ def test_failing_night_blocks_publication_without_leaking(night: str, scenario: 
         conn.execute("set role ipb_transformer")
         if scenario == "nhs_number_leak":
             conn.execute("update build_marts.dim_person set feeds = %s where age_band = '65-74'", (LEAKED_NHS,))
+        elif scenario == "nhs_number_in_number_column":
+            conn.execute("alter table build_marts.dim_person alter column n_records type bigint")
+            conn.execute("update build_marts.dim_person set n_records = %s where age_band = '65-74'",
+                         (int(LEAKED_NHS),))
+        elif scenario == "postcode_leak":
+            conn.execute("update build_marts.fct_integrated_personal_budget set funder_mix = %s", (LEAKED_POSTCODE,))
         elif scenario == "small_cell":
             conn.execute("update build_reports.rpt_phb_quarterly set phbs_in_place = '3' where breakdown = 'all' "
                          "and area_level = 'icb'")
@@ -373,7 +383,7 @@ def test_failing_night_blocks_publication_without_leaking(night: str, scenario: 
     lines = "\n".join(report.render())
     assert f"latest validation run: {run_id}" in lines and "FAILED" in lines and failing_check in lines
 
-    secrets = [LEAKED_NHS, OPTED_OUT_KEY, "Grace Okafor"]
+    secrets = [LEAKED_NHS, LEAKED_POSTCODE, OPTED_OUT_KEY, "Grace Okafor"]
     assert not any(s in lines or s in str(result.summary()) for s in secrets)
     s = config.load()
     for path in generated_files(s):
