@@ -112,11 +112,14 @@ def _scan(predicate: str, what: str, column_filter: str = "true", shape: str | N
     (for shapes that only low-cardinality values pass, such as name-shaped text), not once per row."""
     shaped = f"({shape}) and " if shape else ""
     if distinct:
+        # One pass with a grouping set per column: each column's value (null unless shaped) is grouped on its own,
+        # without a row per value (an unpivot of every text value took 40% longer at national scale).
         per_table = (
-            "'select %L || v.c, sum(v.n)::bigint, null::text, true from (select v.c, v.x, count(*) as n from %I.%I as t"
-            " cross join lateral (values %s) as v (c, x) where %s group by v.c, v.x) as v where %s group by v.c',"
-            f" tables.schema_name || '.' || tables.table_name || '.', tables.schema_name, tables.table_name,"
-            f" tables.value_list, $s${shape or 'true'}$s$, $p${predicate}$p$"
+            "'select %L || v.c, sum(v.n)::bigint, null::text, true from (select case %s end as c, coalesce(%s) as x,"
+            " count(*) as n from %I.%I as t group by grouping sets (%s)) as v where v.x is not null and %s"
+            " group by v.c',"
+            " tables.schema_name || '.' || tables.table_name || '.', tables.label_list, tables.shaped_list,"
+            f" tables.schema_name, tables.table_name, tables.set_list, $p${predicate}$p$"
         )
     else:
         # One row-wise pass: a filtered count per column (no unpivot, so no row per value).
@@ -128,13 +131,20 @@ def _scan(predicate: str, what: str, column_filter: str = "true", shape: str | N
         )
     test = f"$p${shaped}({predicate})$p$"
     return f"""with cols as ({_catalogue(column_filter)}),
+shaped_cols as (
+    select cols.*, format('(case when %s then t.%I::text end)',
+        replace($s${shape or 'true'}$s$, 'v.x', format('(t.%I::text)', column_name)), column_name) as shaped
+    from cols
+),
 tables as (
     select schema_name, table_name,
-        string_agg(format('(%L, t.%I::text)', column_name, column_name), ', ' order by attnum) as value_list,
+        string_agg(shaped, ', ' order by attnum) as shaped_list,
+        string_agg(format('(%s)', shaped), ', ' order by attnum) as set_list,
+        string_agg(format('when grouping(%s) = 0 then %L', shaped, column_name), ' ' order by attnum) as label_list,
         string_agg(format('%L', column_name), ', ' order by attnum) as name_list,
         string_agg(format('count(*) filter (where %s)', replace({test}, 'v.x', format('(t.%I::text)', column_name))),
             ', ' order by attnum) as count_list
-    from cols group by schema_name, table_name
+    from shaped_cols group by schema_name, table_name
 ),
 hits as (
     select h.location, h.n
