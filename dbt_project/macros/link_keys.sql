@@ -6,7 +6,7 @@
     depend only on its own keys, so the rules can be computed in separate models that dbt builds side by side).
     Records sharing a key of a rule are linked; a key is only used when its block is unambiguous (at most one
     distinct valid NHS number, and at most var('linkage_max_block_size') records), so no all-pairs comparison is
-    ever made. Each usable key gets one bigint id, unique across all rules (the rule's priority in the high bits),
+    ever made. Each usable key gets one bigint id, unique across all rules (the rule's priority in the low 4 bits),
     so label propagation (int_person_labels) joins and groups on one integer, not two text columns.
 -#}
 {% macro person_link_keys(records_relation, rule_names) %}
@@ -35,6 +35,9 @@
         'demo_district': ['r.surname', 'r.forename_canonical', 'r.birth_date', 'r.postcode_district'],
         'demo_dob_postcode': ['r.birth_date', 'r.postcode'],
     } %}
+    {%- if all_rules | map(attribute=1) | max >= 16 %}
+        {{ exceptions.raise_compiler_error("person_link_keys: rule priorities must stay below 16 (the link_key_id)") }}
+    {%- endif %}
     {%- set rules = [] %}
     {%- for rule in all_rules if rule[0] in rule_names %}{% do rules.append(rule) %}{% endfor %}
     {%- if rules | length != rule_names | length %}
@@ -104,15 +107,17 @@
         group by rule_priority, link_key
     ),
 
-    -- The id: the rule's priority times 2^40 plus the key's number within its rule, so the ids of keys computed in
-    -- different models never collide.
+    -- The id: the key's number within its rule times 16 plus the rule's priority, so the ids of keys computed in
+    -- different models never collide and stay small and dense. (The priority in the high bits, 2^40 apart, made
+    -- PostgreSQL's int8 hash fold many ids onto one value: at 1.6 M people label propagation's hash aggregate spilled
+    -- into 4,000 batches and took 55 s instead of 3.4 s.)
     usable_blocks as (
         select
             blocks.rule_priority,
             blocks.link_key,
             blocks.n_records,
-            blocks.rule_priority::bigint * 1099511627776
-            + row_number() over (partition by blocks.rule_priority order by blocks.link_key) as link_key_id
+            row_number() over (partition by blocks.rule_priority order by blocks.link_key) * 16
+            + blocks.rule_priority as link_key_id
         from blocks
         inner join rule_names on blocks.rule_priority = rule_names.rule_priority
         where
