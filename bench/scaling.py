@@ -1,9 +1,9 @@
-"""Benchmark: the night at several sizes (default 10k, 100k and 1M people; --sizes 10000,100000 to change, up to
-1.6M), each in a fresh database with every phase run directly in its own process. Prints seconds per phase per
+"""Benchmark: the night at several sizes (default 10k, 100k, 1M and 1.6M people; --sizes 10000,100000 to change,
+up to 1.6M), each in a fresh database with every phase run directly in its own process. Prints seconds per phase per
 size and each phase's growth against the growth in rows, so what scales worse than linearly shows.
 Ends with one JSON line.
 
-    python bench/scaling.py [--sizes 10000,100000,1000000]"""
+    python bench/scaling.py [--sizes 10000,100000,1000000,1600000]"""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import common  # noqa: E402
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--sizes", default="10000,100000,1000000,1600000")
     ap.add_argument("--date", default="2026-11-22")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
