@@ -314,6 +314,8 @@ def test_clean_night_passes_publishes_and_renders(night: str) -> None:
         ("rate_shown", "Small numbers suppressed in quarterly return and published reports"),
         ("nhs_validity", "NHS number validity rate per feed and sender"),
         ("row_accounting", "Row accounting per file"),
+        ("policy_rule", "Policy rules hold in raw feeds"),
+        ("code_list", "Code lists respected in raw feeds"),
         ("totals", "Budget totals reconcile with staged source amounts"),
         ("orphan_component", "Every budget component has a person"),
         ("linkage_spike", "Linkage rate per rule within bounds"),
@@ -356,7 +358,12 @@ def test_failing_night_blocks_publication_without_leaking(night: str, scenario: 
         else:  # the batch log: one quarantined invalid NHS number, or a row gone missing from raw
             conn.execute("set role ipb_loader")
             batch = conn.execute("select batch_id from audit.batches where feed = 'nhs_phb'").fetchone()[0]
-            if scenario == "nhs_validity":
+            if scenario == "policy_rule":  # a wheelchair budget paid partly as a direct payment
+                conn.execute("update raw.nhs_phb set phb_category = 'WHEELCHAIR', direct_payment_gbp = '500.00',"
+                             " management_option = 'MIXED' where _row_number = 2")
+            elif scenario == "code_list":
+                conn.execute("update raw.send set sex = 'Q' where _row_number = 1")
+            elif scenario == "nhs_validity":
                 # 30 invalid of 34 sent (at least min_sent, so the rate counts)
                 conn.execute("insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,"
                              " all_reason_codes) select %s, 'nhs_phb', 'f', 100 + i, 'invalid_nhs_number', 'r', '{}'"
@@ -372,6 +379,10 @@ def test_failing_night_blocks_publication_without_leaking(night: str, scenario: 
 
     assert not result.success
     assert failing_check in result.failed_checks
+    # The raw-feed rule checks name the broken rule and count the rows breaking it.
+    broken = {"policy_rule": "no direct payment for wheelchair budgets: 1", "code_list": "sex: 1"}
+    if scenario in broken:
+        assert broken[scenario] in result.summary(), result.summary()
     with pytest.raises(gate.GateFailed, match=re.escape(failing_check)):
         result.raise_for_failure()
     with pytest.raises(publish.PublishRefused):

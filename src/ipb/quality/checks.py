@@ -26,9 +26,9 @@ VALIDATION_VIEWS = {
 # Types that cannot hold an identifier-shaped text value: skipped by the value scans.
 _NON_TEXT_TYPES = "('boolean'::regtype, 'date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)"
 _TEXT_TYPES = "('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)"
-# Columns whose text form can never be all digits: smallint (5 digits at most) and numeric with a scale (always
-# printed with a decimal point). The digit-shaped scans (NHS numbers, UPNs/ULNs) skip them instead of casting every
-# amount of every row to text (half the columns of the fact tables).
+# Columns the digit-shaped scans (NHS numbers, UPNs/ULNs) read: every column whose text form could be all digits.
+# Left out: smallint (5 digits at most) and numeric with a scale (always printed with a decimal point), so that the
+# amounts, half the columns of the fact tables, are not cast to text on every row.
 _DIGIT_SHAPED = (f"a.atttypid not in {_NON_TEXT_TYPES} and a.atttypid <> 'smallint'::regtype"
                  " and not (a.atttypid = 'numeric'::regtype and a.atttypmod >= 4 and ((a.atttypmod - 4) & 65535) > 0)")
 # Numbers never print letters (only digits, sign, point, exponent, NaN, Infinity): the postcode scan, whose values
