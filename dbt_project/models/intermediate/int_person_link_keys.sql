@@ -4,18 +4,35 @@
 {{ config(materialized="view") }}
 with
 
+-- The halves hold every candidate key (their next night recomputes only touched blocks); the usable ones have an id.
 by_identifiers as (
     select * from {{ ref('int_person_link_keys_by_identifiers') }}
+    where link_key_id is not null
 ),
 
 by_names as (
     select * from {{ ref('int_person_link_keys_by_names') }}
+    where link_key_id is not null
 ),
 
 final as (
-    select * from by_identifiers
+    select
+        record_seq,
+        link_rule,
+        rule_priority,
+        link_key,
+        link_key_id,
+        block_size
+    from by_identifiers
     union all
-    select * from by_names
+    select
+        record_seq,
+        link_rule,
+        rule_priority,
+        link_key,
+        link_key_id,
+        block_size
+    from by_names
 )
 
 select * from final

@@ -1,86 +1,22 @@
 -- Every record of the current snapshots of the three feeds with the identifiers used for linkage: one row per
 -- raw row, none dropped (social care has no names by design; CLD links on NHS number, local id and demographics).
+-- The record's number comes from the map (int_person_record_seqs), so it stays the same from night to night.
 with
 
-phb as (
-    select * from {{ ref('stg_nhs_phb__budgets') }}
+records as (
+    select * from {{ ref('int_person_records_unioned') }}
 ),
 
-social_care as (
-    select * from {{ ref('stg_social_care__events') }}
-),
-
-send as (
-    select * from {{ ref('stg_send__ehc_plans') }}
-),
-
-aliases as (
-    select * from {{ ref('forename_aliases') }}
-),
-
-unioned as (
-    select
-        record_id,
-        'nhs_phb' as feed,
-        sender_code,
-        null::text as local_person_id,
-        nhs_number,
-        surname,
-        forename,
-        surname_tokens,
-        birth_date,
-        sex_code,
-        postcode,
-        postcode_district,
-        source_file_name,
-        source_row_number,
-        extract_date
-    from phb
-    union all
-    select
-        record_id,
-        'social_care' as feed,
-        sender_code,
-        la_person_id as local_person_id,
-        nhs_number,
-        null::text as surname,
-        null::text as forename,
-        null::text as surname_tokens,
-        birth_date,
-        sex_code,
-        postcode,
-        postcode_district,
-        source_file_name,
-        source_row_number,
-        extract_date
-    from social_care
-    union all
-    select
-        record_id,
-        'send' as feed,
-        sender_code,
-        la_person_id as local_person_id,
-        nhs_number,
-        surname,
-        forename,
-        surname_tokens,
-        birth_date,
-        sex_code,
-        postcode,
-        postcode_district,
-        source_file_name,
-        source_row_number,
-        extract_date
-    from send
+record_seqs as (
+    select * from {{ ref('int_person_record_seqs') }}
 ),
 
 final as (
     select
-        row_number() over (order by unioned.record_id) as record_seq,
-        unioned.*,
-        coalesce(aliases.canonical, unioned.forename) as forename_canonical
-    from unioned
-    left join aliases on unioned.forename = aliases.alias
+        record_seqs.record_seq,
+        records.*
+    from records
+    inner join record_seqs on records.record_id = record_seqs.record_id
 )
 
 select * from final
