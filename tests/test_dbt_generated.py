@@ -60,7 +60,7 @@ _CANDIDATES = """select r.record_id, k.rule_priority, k.link_key::text
                        union all
                        select record_seq, rule_priority, link_key from restricted.int_person_link_keys_by_names) as k
                  left join restricted.int_person_records as r on k.record_seq = r.record_seq"""
-_PEOPLE = "select record_id, person_key, link_rule from restricted.int_person_index"
+_PEOPLE = "select record_id, person_key, link_rule, person_n_records from restricted.int_person_index"
 _LINKAGE = ["int_person_record_seqs", "int_person_records", "int_person_link_keys_by_identifiers",
             "int_person_link_keys_by_names", "int_person_link_keys", "int_person_labels", "int_person_index"]
 
@@ -81,17 +81,25 @@ def _rewritten_share() -> float:
                      select applied_change_seq from restricted.int_person_link_keys_by_names) as k""").fetchone()[0]
 
 
+def _relabelled_share() -> float:
+    """Share of the person labels the latest build wrote."""
+    with db.connect() as conn:
+        return conn.execute(
+            """select avg((applied_change_seq = (select max(change_seq) from restricted.int_person_record_seqs))::int)
+               from restricted.int_person_labels""").fetchone()[0]
+
+
 def test_next_nights_relink_only_what_changed_and_equal_a_full_build(
         fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Night D builds the link keys in full; D+1 and D+2 (new, changed and withdrawn records) recompute only the
-    blocks their changed records touch, keep every record's number, and end with the same candidate keys, usable
-    keys and people as a full rebuild of the same night."""
+    """Night D builds the link keys and labels in full; D+1 and D+2 (new, changed and withdrawn records) recompute
+    only the blocks their changed records touch and relabel only the people those reach, keep every record's
+    number, and end with the same candidate keys, usable keys and people as a full rebuild of the same night."""
     monkeypatch.setenv("IPB_PSEUDONYM_KEY", "incremental-linkage-test-key-0123456789")
     db.bootstrap()
     generate_night("2026-11-22", 1500, tmp_path / "d0", seed=5, defects=0.01)
     _load(tmp_path / "d0")
     assert run_dbt(["build"]).success
-    assert _rewritten_share() == 1.0
+    assert _rewritten_share() == 1.0 and _relabelled_share() == 1.0
     with db.connect() as conn:
         seqs_d = dict(conn.execute("select record_id, record_seq from restricted.int_person_record_seqs").fetchall())
 
@@ -100,8 +108,8 @@ def test_next_nights_relink_only_what_changed_and_equal_a_full_build(
         _load(tmp_path / f"d{i}")
         res = run_dbt(["build"])
         assert res.success, res.exception
-        share = _rewritten_share()
-        assert 0 < share < 0.5, share  # a delta, not a rebuild
+        share, relabelled = _rewritten_share(), _relabelled_share()
+        assert 0 < share < 0.5 and 0 < relabelled < 0.5, (share, relabelled)  # a delta, not a rebuild
     with db.connect() as conn:
         seqs, withdrawn, new = conn.execute(
             """select array_agg(record_id || '=' || record_seq), count(*) filter (where not is_current),
@@ -118,9 +126,9 @@ def test_next_nights_relink_only_what_changed_and_equal_a_full_build(
 
     full = run_dbt(["run", "--full-refresh", "--select", *_LINKAGE])
     assert full.success, full.exception
-    assert _rewritten_share() == 1.0
+    assert _rewritten_share() == 1.0 and _relabelled_share() == 1.0
     rebuilt = _linkage_state()
     assert all(record_id for record_id, _, _ in incremental["candidates"]), "keys of a record no longer current"
     for name in ("candidates", "usable", "people"):
         assert incremental[name] == rebuilt[name], name
-    assert len(rebuilt["usable"]) > 100 and len({p for _, p, _ in rebuilt["people"]}) < len(rebuilt["people"])
+    assert len(rebuilt["usable"]) > 100 and len({p for _, p, _, _ in rebuilt["people"]}) < len(rebuilt["people"])

@@ -34,6 +34,11 @@ SERVER_OPTIONS = {
     "work_mem": "64MB",
     "maintenance_work_mem": "256MB",
     "max_wal_size": "4GB",
+    # No replication or WAL archiving for the embedded server: a table dbt creates (or an incremental model
+    # truncates) and fills in one transaction then writes no WAL, only the table itself (every dbt table of the
+    # night is such a table). Crash safety is unchanged; a point-in-time backup needs an external server.
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
     "max_connections": "200",
     "password_encryption": "scram-sha-256",
 }

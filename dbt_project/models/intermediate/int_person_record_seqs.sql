@@ -1,8 +1,8 @@
--- The record number map and its change log (incremental): one row per record id ever seen, with a number that
--- never changes (label propagation and the link keys work on it), the record's link hash, whether it is in the
--- current snapshots, and change_seq: when it last appeared, changed its link hash, left the snapshots (withdrawn)
--- or came back. Incremental link keys take the records changed since they last ran (change_seq above their
--- own applied_change_seq). change_seq is the run's start in milliseconds since 1970, so it only grows, also when
+-- The record number map and its change log (incremental): one row per record id ever seen, with its number (given
+-- by int_person_records, which reads this map as the previous build left it), the record's link hash, whether it
+-- is in the current snapshots, and change_seq: when it last appeared, changed its link hash, left the snapshots
+-- (withdrawn) or came back. Incremental link keys take the records changed since they last ran (change_seq
+-- above their own applied_change_seq). change_seq is the run's start in milliseconds since 1970, so it only grows, also when
 -- the map is rebuilt with --full-refresh (then every record counts as changed and the link keys rebuild too).
 {{ config(
     materialized='incremental',
@@ -16,8 +16,9 @@ with
 records as (
     select
         record_id,
+        record_seq,
         link_hash
-    from {{ ref('int_person_records_unioned') }}
+    from {{ ref('int_person_records') }}
 ),
 
 {% if is_incremental() %}
@@ -31,15 +32,14 @@ records as (
             greatest(
                 (extract(epoch from statement_timestamp()) * 1000)::bigint,
                 (select coalesce(max(previous.change_seq), 0) + 1 from previous)
-            ) as change_seq,
-            (select coalesce(max(previous.record_seq), 0) from previous) as max_record_seq
+            ) as change_seq
     ),
 
     -- New, changed, withdrawn and returning records; an unchanged record is not touched.
     changes as (
         select
             coalesce(records.record_id, previous.record_id) as record_id,
-            previous.record_seq,
+            coalesce(records.record_seq, previous.record_seq) as record_seq,
             records.link_hash,
             records.record_id is not null as is_current
         from records
@@ -53,10 +53,7 @@ records as (
     final as (
         select
             changes.record_id,
-            coalesce(
-                changes.record_seq,
-                run.max_record_seq + row_number() over (order by changes.record_seq is not null, changes.record_id)
-            ) as record_seq,
+            changes.record_seq,
             changes.link_hash,
             changes.is_current,
             run.change_seq
@@ -69,7 +66,7 @@ records as (
     final as (
         select
             records.record_id,
-            row_number() over (order by records.record_id) as record_seq,
+            records.record_seq,
             records.link_hash,
             true as is_current,
             (extract(epoch from statement_timestamp()) * 1000)::bigint as change_seq
