@@ -288,17 +288,23 @@ def test_history_across_nights_and_key_rotation(night: dict, monkeypatch: pytest
     assert len(after) == len(before) and not before & after
 
 
+def _lone_records(conn: psycopg.Connection, n: int) -> list[int]:
+    """The first n records (by record_seq) with no usable link key: people of their own, free to plant keys on."""
+    lone = [r[0] for r in conn.execute(
+        "select record_seq from restricted.int_person_records as r where not exists ("
+        " select from restricted.int_person_link_keys as k where k.record_seq = r.record_seq)"
+        " order by record_seq limit %s", (n,)).fetchall()]
+    assert len(lone) == n
+    return lone
+
+
 def test_unconverged_linkage_fails_the_build_without_holding_up_the_marts(night: dict) -> None:
     """Three people chained by two planted keys (smallest record at one end) need two propagation rounds; with
     one, linkage_converged fails, so the build fails and nothing is published. The models after the index still
     build beside the check instead of waiting for it. With the default rounds the chain is one person."""
     url = night["url"]
     with psycopg.connect(url) as conn:
-        lone = [r[0] for r in conn.execute(
-            "select record_seq from restricted.int_person_records as r where not exists ("
-            " select from restricted.int_person_link_keys as k where k.record_seq = r.record_seq)"
-            " order by record_seq limit 3").fetchall()]
-        assert len(lone) == 3
+        lone = _lone_records(conn, 3)
         a, b, c = lone
         top = conn.execute("select max(link_key_id) from restricted.int_person_link_keys").fetchone()[0]
         for seq, key_id in ((c, top + 1), (b, top + 1), (b, top + 2), (a, top + 2)):
@@ -338,11 +344,7 @@ def test_next_night_relabels_a_split_person_whole(night: dict) -> None:
     url = night["url"]
     half = "restricted.int_person_link_keys_by_identifiers"
     with psycopg.connect(url) as conn:
-        lone = [r[0] for r in conn.execute(
-            "select record_seq from restricted.int_person_records as r where not exists ("
-            " select from restricted.int_person_link_keys as k where k.record_seq = r.record_seq)"
-            " order by record_seq limit 4").fetchall()]
-        assert len(lone) == 4
+        lone = _lone_records(conn, 4)
         a, b, c, d = lone
         top, version = conn.execute(f"select max(link_key_id), max(rules_version) from {half}").fetchone()
         seq0 = conn.execute("select max(change_seq) from restricted.int_person_record_seqs").fetchone()[0]
