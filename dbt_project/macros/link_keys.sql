@@ -130,19 +130,21 @@
     {{ return(local_md5(text)[:7] | int(base=16)) }}
 {% endmacro %}
 
-{#- How the model builds this run: 'full' or 'delta' (see the top), with the watermark it starts from. -#}
+{#- How the model builds this run: 'full' or 'delta' (see the top), with the watermark it starts from and the
+    largest key id it holds (one pass over the table). -#}
 {% macro link_keys_mode(record_seqs, version) %}
     {#- (`this` is none in a unit test: unit tests run the full build on their fixtures.) -#}
     {%- if not execute or this is none or not is_incremental() %}
-        {{ return({'mode': 'full', 'watermark': none}) }}
+        {{ return({'mode': 'full', 'watermark': none, 'max_link_key_id': 0}) }}
     {%- endif %}
     {%- set row = run_query(
         "select coalesce(max(applied_change_seq), -1), coalesce(bool_and(rules_version = "
-        ~ version ~ "), false), (select min(change_seq) from " ~ record_seqs ~ ") from " ~ this
+        ~ version ~ "), false), (select min(change_seq) from " ~ record_seqs ~ "), coalesce(max(link_key_id), 0)"
+        ~ " from " ~ this
     ).rows[0] %}
     {%- set watermark, same_rules, map_min = row[0], row[1], row[2] %}
     {%- set mode = 'delta' if same_rules and (map_min is none or map_min <= watermark) else 'full' %}
-    {{ return({'mode': mode, 'watermark': watermark}) }}
+    {{ return({'mode': mode, 'watermark': watermark, 'max_link_key_id': row[3]}) }}
 {% endmacro %}
 
 {#- Pre-hook: in delta mode, the changed records and their old keys into temp tables, and those keys out of the
@@ -170,10 +172,11 @@
     {%- endif %}
 {% endmacro %}
 
-{#- The model's select. The model passes in the rules, their version and the mode (link_rules, link_rules_version,
+{#- The model's select. The model passes in the rules, their version and the state (link_rules, link_rules_version,
     link_keys_mode): each is called from the model itself, where sqlfluff's templater can follow dbt's return(). -#}
-{% macro person_link_keys(records_relation, record_seqs, group, defs, version, mode) %}
+{% macro person_link_keys(records_relation, record_seqs, group, defs, version, state) %}
     {%- set rule_names = defs.groups[group] %}
+    {%- set mode = state.mode %}
     with
 
     {% if mode == 'full' -%}
@@ -290,10 +293,10 @@
         group by rule_priority, link_key
     ),
 
-    -- Above every id the model holds or held (the changed records' old ids included).
+    -- Above every id the model holds or held (read before the run; the changed records' old ids included).
     next_number as (
         select greatest(
-            (select coalesce(max(link_key_id), 0) from {{ this }}),
+            {{ state.max_link_key_id }},
             (select coalesce(max(link_key_id), 0) from old_keys)
         ) / 16 as n
     ),

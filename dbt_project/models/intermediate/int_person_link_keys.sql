@@ -7,12 +7,16 @@ with
 -- The halves hold every candidate key (their next night recomputes only touched blocks); the usable ones have an id.
 by_identifiers as (
     select * from {{ ref('int_person_link_keys_by_identifiers') }}
-    where link_key_id is not null
 ),
 
 by_names as (
     select * from {{ ref('int_person_link_keys_by_names') }}
-    where link_key_id is not null
+),
+
+halves as (
+    select * from by_identifiers
+    union all
+    select * from by_names
 ),
 
 final as (
@@ -23,16 +27,8 @@ final as (
         link_key,
         link_key_id,
         block_size
-    from by_identifiers
-    union all
-    select
-        record_seq,
-        link_rule,
-        rule_priority,
-        link_key,
-        link_key_id,
-        block_size
-    from by_names
+    from halves
+    where link_key_id is not null
 )
 
 select * from final

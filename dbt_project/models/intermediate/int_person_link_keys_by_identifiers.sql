@@ -13,4 +13,4 @@
 {%- set rules = link_rules() %}
 {%- set version = link_rules_version('identifiers', rules) %}
 {%- set state = link_keys_mode(ref('int_person_record_seqs'), version) %}
-{{ person_link_keys(ref('int_person_records'), ref('int_person_record_seqs'), 'identifiers', rules, version, state.mode) }}
+{{ person_link_keys(ref('int_person_records'), ref('int_person_record_seqs'), 'identifiers', rules, version, state) }}

@@ -12,4 +12,4 @@
 {%- set rules = link_rules() %}
 {%- set version = link_rules_version('names', rules) %}
 {%- set state = link_keys_mode(ref('int_person_record_seqs'), version) %}
-{{ person_link_keys(ref('int_person_records'), ref('int_person_record_seqs'), 'names', rules, version, state.mode) }}
+{{ person_link_keys(ref('int_person_records'), ref('int_person_record_seqs'), 'names', rules, version, state) }}
