@@ -388,9 +388,9 @@ def test_next_night_relabels_a_split_person_whole(night: dict) -> None:
         assert restored.success, _failures(restored)
 
 
-def test_a_record_number_given_twice_fails_the_build(night: dict) -> None:
+def test_a_record_number_given_twice_fails_the_linkage_checks(night: dict) -> None:
     """The record number map must give each number to one record id only (withdrawn ones included): a second
-    record id with a taken number fails record_numbers_unique on validation_linkage, naming the duplicated kind."""
+    record id with a taken number fails record_numbers_unique on validation_linkage."""
     url = night["url"]
     with psycopg.connect(url) as conn:
         seq = conn.execute("select min(record_seq) from restricted.int_person_record_seqs").fetchone()[0]

@@ -41,7 +41,8 @@
             {%- do log("int_person_labels: not converged after " ~ max_rounds ~ " rounds", info=True) -%}
         {%- endif -%}
         {%- do log("int_person_labels: " ~ state.rounds ~ " rounds over "
-                   ~ run_query("select count(*) from ipb_link_edges").columns[0].values()[0] ~ " edges in "
+                   ~ run_query("select reltuples::bigint from pg_class where oid = 'ipb_link_edges'::regclass")
+                       .columns[0].values()[0] ~ " edges (as analysed) in "
                    ~ (modules.datetime.datetime.now() - started).total_seconds() ~ " s", info=True) -%}
         analyze ipb_person_labels
     {%- endif -%}
