@@ -60,15 +60,23 @@ _CANDIDATES = """select r.record_id, k.rule_priority, k.link_key::text
                        union all
                        select record_seq, rule_priority, link_key from restricted.int_person_link_keys_by_names) as k
                  left join restricted.int_person_records as r on k.record_seq = r.record_seq"""
-_PEOPLE = "select record_id, person_key, link_rule, person_n_records from restricted.int_person_index"
+_PEOPLE = """select record_id, feed, sender_code, person_key, link_rule, person_n_records,
+                     (select record_id from restricted.int_person_records as r where r.record_seq = i.person_seq)
+              from restricted.int_person_index as i"""
+_DEMOGRAPHICS = """select person_key, birth_date, sex_code, postcode_district, la_gss_code, icb_code, feeds, n_records,
+                          is_linked, is_opted_out,
+                          (select record_id from restricted.int_person_records as r where r.record_seq = d.person_seq)
+                   from restricted.int_person_demographics as d"""
 _LINKAGE = ["int_person_record_seqs", "int_person_records", "int_person_link_keys_by_identifiers",
-            "int_person_link_keys_by_names", "int_person_link_keys", "int_person_labels", "int_person_index"]
+            "int_person_link_keys_by_names", "int_person_link_keys", "int_person_labels", "int_person_index",
+            "int_person_demographics"]
 
 
 def _linkage_state() -> dict[str, list]:
     with db.connect() as conn:
-        return {name: sorted(conn.execute(query).fetchall())
-                for name, query in (("usable", _USABLE_KEYS), ("candidates", _CANDIDATES), ("people", _PEOPLE))}
+        return {name: sorted(conn.execute(query).fetchall(), key=repr)
+                for name, query in (("usable", _USABLE_KEYS), ("candidates", _CANDIDATES), ("people", _PEOPLE),
+                                    ("demographics", _DEMOGRAPHICS))}
 
 
 def _rewritten_share() -> float:
@@ -81,35 +89,90 @@ def _rewritten_share() -> float:
                      select applied_change_seq from restricted.int_person_link_keys_by_names) as k""").fetchone()[0]
 
 
-def _relabelled_share() -> float:
-    """Share of the person labels the latest build wrote."""
+def _written_share(table: str) -> float:
+    """Share of the rows of a restricted incremental person model (labels, index, demographics) the latest build
+    wrote."""
     with db.connect() as conn:
         return conn.execute(
-            """select avg((applied_change_seq = (select max(change_seq) from restricted.int_person_record_seqs))::int)
-               from restricted.int_person_labels""").fetchone()[0]
+            f"""select avg((applied_change_seq = (select max(change_seq) from restricted.int_person_record_seqs))::int)
+                from restricted.{table}""").fetchone()[0]
+
+
+_PERSON_MODELS = ("int_person_labels", "int_person_index", "int_person_demographics")
+
+
+def _opt_out(folder: Path, nhs_number: str) -> None:
+    """Add an NHS number to the night's national data opt-out list."""
+    (path,) = folder.glob("national_opt_out_*.csv")
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(nhs_number + "\n")
+
+
+def _is_opted_out(nhs_number: str) -> bool:
+    with db.connect() as conn:
+        (flags,) = conn.execute(
+            """select array_agg(distinct d.is_opted_out)
+               from restricted.int_person_records as r
+               inner join restricted.int_person_index as i on r.record_seq = i.record_seq
+               inner join restricted.int_person_demographics as d on i.person_seq = d.person_seq
+               where r.nhs_number = %s""", (nhs_number,)).fetchone()
+    assert flags is not None and len(flags) == 1, flags
+    return flags[0]
 
 
 def test_next_nights_relink_only_what_changed_and_equal_a_full_build(
         fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Night D builds the link keys and labels in full; D+1 and D+2 (new, changed and withdrawn records) recompute
-    only the blocks their changed records touch and relabel only the people those reach, keep every record's
-    number, and end with the same candidate keys, usable keys and people as a full rebuild of the same night."""
+    """Night D builds the link keys, labels, person index and demographics in full; D+1 and D+2 (new, changed and
+    withdrawn records, people opting out and back in) recompute only the blocks their changed records touch and
+    rewrite only the people those reach, keep every record's number, and end with the same candidate keys, usable
+    keys, people and demographics as a full rebuild of the same night; a new opt-out list alone rewrites only the
+    people on the old or new list."""
     monkeypatch.setenv("IPB_PSEUDONYM_KEY", "incremental-linkage-test-key-0123456789")
     db.bootstrap()
     generate_night("2026-11-22", 1500, tmp_path / "d0", seed=5, defects=0.01)
     _load(tmp_path / "d0")
     assert run_dbt(["build"]).success
-    assert _rewritten_share() == 1.0 and _relabelled_share() == 1.0
+    assert _rewritten_share() == 1.0 and all(_written_share(t) == 1.0 for t in _PERSON_MODELS)
     with db.connect() as conn:
         seqs_d = dict(conn.execute("select record_id, record_seq from restricted.int_person_record_seqs").fetchall())
+        # Two people not opted out on D: one opts out on D+1 only, the other on D+2 (a list equal to an earlier
+        # one would be a duplicate file, so D+2's list differs from D's).
+        opting_out = [n for (n,) in conn.execute(
+            """select distinct r.nhs_number from restricted.int_person_records as r
+               where r.nhs_number is not null
+                 and r.nhs_number not in (select nhs_number from restricted.stg_audit__national_opt_out)
+               order by r.nhs_number limit 2""")]
+    assert len(opting_out) == 2 and not any(_is_opted_out(n) for n in opting_out)
 
     for i, night in enumerate(("2026-11-23", "2026-11-24"), start=1):
         generate_night(night, 1500, tmp_path / f"d{i}", seed=5, defects=0.01)
+        _opt_out(tmp_path / f"d{i}", opting_out[i - 1])
         _load(tmp_path / f"d{i}")
         res = run_dbt(["build"])
         assert res.success, res.exception
-        share, relabelled = _rewritten_share(), _relabelled_share()
-        assert 0 < share < 0.5 and 0 < relabelled < 0.5, (share, relabelled)  # a delta, not a rebuild
+        shares = [_rewritten_share(), *(_written_share(t) for t in _PERSON_MODELS)]
+        assert all(0 < share < 0.5 for share in shares), shares  # a delta, not a rebuild
+        assert [_is_opted_out(n) for n in opting_out] == [i == 1, i == 2]
+    # Next, only a new opt-out list arrives (no record changes): the second person and the first person of the
+    # generated list withdraw their opt-out (without the latter, the list would equal D's, a duplicate file). The
+    # demographics rewrite only the people on the old or new list.
+    (d2_list,) = (tmp_path / "d2").glob("national_opt_out_*.csv")
+    header, first, *rest = d2_list.read_text(encoding="utf-8").splitlines()
+    lines = [header, *(line for line in rest if line != opting_out[1])]
+    (tmp_path / "d3").mkdir()
+    (tmp_path / "d3" / "national_opt_out_20261125.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _load(tmp_path / "d3")
+    assert run_dbt(["build"]).success
+    assert [_is_opted_out(n) for n in opting_out] == [False, False] and not _is_opted_out(first)
+    with db.connect() as conn:
+        rewritten, opted_out_before = conn.execute(
+            # (applied_change_seq stays: the record map did not change. The rows the build wrote are the rows of
+            # its transaction.)
+            """select count(*) filter (where xmin::text::bigint = (select max(xmin::text::bigint)
+                                                                 from restricted.int_person_demographics)),
+                      count(*) filter (where is_opted_out) + 2
+               from restricted.int_person_demographics""").fetchone()
+    assert rewritten == opted_out_before, (rewritten, opted_out_before)
     with db.connect() as conn:
         seqs, withdrawn, new = conn.execute(
             """select array_agg(record_id || '=' || record_seq), count(*) filter (where not is_current),
@@ -126,9 +189,18 @@ def test_next_nights_relink_only_what_changed_and_equal_a_full_build(
 
     full = run_dbt(["run", "--full-refresh", "--select", *_LINKAGE])
     assert full.success, full.exception
-    assert _rewritten_share() == 1.0 and _relabelled_share() == 1.0
+    assert _rewritten_share() == 1.0 and all(_written_share(t) == 1.0 for t in _PERSON_MODELS)
     rebuilt = _linkage_state()
     assert all(record_id for record_id, _, _ in incremental["candidates"]), "keys of a record no longer current"
-    for name in ("candidates", "usable", "people"):
+    for name in ("candidates", "usable", "people", "demographics"):
         assert incremental[name] == rebuilt[name], name
-    assert len(rebuilt["usable"]) > 100 and len({p for _, p, _, _ in rebuilt["people"]}) < len(rebuilt["people"])
+
+    # A new block size on a night without changed records: the halves rebuild themselves (their rules version),
+    # and the labels, index and demographics follow through their versions, not the record map.
+    small_blocks = ["--vars", "{linkage_max_block_size: 2}"]
+    assert run_dbt(["run", "--select", *_LINKAGE, *small_blocks]).success
+    after_rule_change = _linkage_state()
+    assert after_rule_change["usable"] != rebuilt["usable"] and after_rule_change["people"] != rebuilt["people"]
+    assert run_dbt(["run", "--full-refresh", "--select", *_LINKAGE, *small_blocks]).success
+    assert _linkage_state() == after_rule_change
+    assert len(rebuilt["usable"]) > 100 and len({row[3] for row in rebuilt["people"]}) < len(rebuilt["people"])

@@ -29,18 +29,21 @@
     end
 {%- endmacro %}
 
-{#- Age bands of IG.md promise 2 from a date of birth at a date. -#}
+{#- Age bands of IG.md promise 2 from a date of birth at a date. A person is under N at a date exactly when they
+    were born after that date less N years (age() semantics, also for 29 February; checked against
+    extract(year from age()) on every birth date 1900-2030 at every day of fifteen months): eight date comparisons
+    instead of up to eight age() intervals and numeric extracts per row (2.4 -> 0.65 s over the national fct). -#}
 {% macro age_band(birth_date, at_date) -%}
     case
         when {{ birth_date }} is null or {{ at_date }} is null then null
-        when extract(year from age({{ at_date }}, {{ birth_date }})) < 5 then '0-4'
-        when extract(year from age({{ at_date }}, {{ birth_date }})) < 11 then '5-10'
-        when extract(year from age({{ at_date }}, {{ birth_date }})) < 16 then '11-15'
-        when extract(year from age({{ at_date }}, {{ birth_date }})) < 18 then '16-17'
-        when extract(year from age({{ at_date }}, {{ birth_date }})) < 26 then '18-25'
-        when extract(year from age({{ at_date }}, {{ birth_date }})) < 65 then '26-64'
-        when extract(year from age({{ at_date }}, {{ birth_date }})) < 75 then '65-74'
-        when extract(year from age({{ at_date }}, {{ birth_date }})) < 85 then '75-84'
+        when {{ birth_date }} > ({{ at_date }}) - interval '5 years' then '0-4'
+        when {{ birth_date }} > ({{ at_date }}) - interval '11 years' then '5-10'
+        when {{ birth_date }} > ({{ at_date }}) - interval '16 years' then '11-15'
+        when {{ birth_date }} > ({{ at_date }}) - interval '18 years' then '16-17'
+        when {{ birth_date }} > ({{ at_date }}) - interval '26 years' then '18-25'
+        when {{ birth_date }} > ({{ at_date }}) - interval '65 years' then '26-64'
+        when {{ birth_date }} > ({{ at_date }}) - interval '75 years' then '65-74'
+        when {{ birth_date }} > ({{ at_date }}) - interval '85 years' then '75-84'
         else '85+'
     end
 {%- endmacro %}

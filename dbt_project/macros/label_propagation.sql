@@ -103,8 +103,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The edges to propagate over. A full build: every usable key. The next night (the table exists, and the record
-    map was not rebuilt since): only the region its changes can reach, and the region's old labels are deleted
+{#- The edges to propagate over. A full build: every usable key. The next night (the table exists, the record
+    map was not rebuilt since, and the link key halves have the rules the labels were built from): only the region its changes can reach, and the region's old labels are deleted
     (the model then appends the new ones). The region: the affected records (changed in the record map since the
     labels were last written, or with a key row the link key models rewrote since: a member of a block that was
     touched), and every record of the old people of those records. No usable key joins a record of the region to
@@ -113,13 +113,15 @@
     a full build's. -#}
 {% macro _label_edges_sql(link_keys, key_halves, record_seqs) %}
     {%- set mode = 'full' -%}
-    {%- if is_incremental() -%}
+    {#- (A table from before keys_version: rebuild it; on_schema_change syncs its columns.) -#}
+    {%- if is_incremental() and 'keys_version' in adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
         {%- set row = run_query(
             "select coalesce(max(applied_change_seq), -1), (select min(change_seq) from " ~ record_seqs
-            ~ ") from " ~ this
+            ~ "), coalesce(bool_and(keys_version = " ~ person_build_version(link_keys_version_text(key_halves))
+            ~ "), false) from " ~ this
         ).rows[0] -%}
         {%- set watermark = row[0] -%}
-        {%- set mode = 'delta' if row[1] is not none and row[1] <= watermark else 'full' -%}
+        {%- set mode = 'delta' if row[1] is not none and row[1] <= watermark and row[2] else 'full' -%}
     {%- endif -%}
     {%- do log("int_person_labels: " ~ mode ~ " build", info=True) -%}
     {%- if mode == 'full' -%}

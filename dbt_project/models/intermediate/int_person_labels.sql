@@ -8,6 +8,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
+    on_schema_change='sync_all_columns',
     pre_hook="{{ propagate_person_labels(ref('int_person_link_keys'), var('linkage_rounds'),
         [ref('int_person_link_keys_by_identifiers'), ref('int_person_link_keys_by_names')],
         ref('int_person_record_seqs')) }}",
@@ -28,7 +29,10 @@ final as (
     select
         labels.record_seq,
         labels.label as person_seq,
-        run.change_seq as applied_change_seq
+        run.change_seq as applied_change_seq,
+        {{ person_build_version(link_keys_version_text(
+            [ref('int_person_link_keys_by_identifiers'), ref('int_person_link_keys_by_names')]
+        )) }} as keys_version
     from labels
     cross join run
 )

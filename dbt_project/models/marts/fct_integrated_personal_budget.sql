@@ -13,7 +13,9 @@ people as (
 per_person as (
     select
         as_at_date,
-        as_at_kind,
+        -- Each as-at date has one kind (quarter ends fall before the latest extract's quarter): grouping by the
+        -- date alone sorts on two keys, not three (about 1 s at national scale).
+        min(as_at_kind) as as_at_kind,
         person_seq,
         coalesce(sum(annual_gbp) filter (where funder = 'health'), 0) as health_annual_gbp,
         coalesce(sum(annual_gbp) filter (where funder = 'social_care'), 0) as social_care_annual_gbp,
@@ -43,7 +45,7 @@ per_person as (
         sum(annual_gbp) filter (where care_plan_agreed_date is not null) as agreed_annual_gbp,
         min(icb_code) filter (where funder = 'health') as health_icb_code
     from components
-    group by as_at_date, as_at_kind, person_seq
+    group by as_at_date, person_seq
 ),
 
 final as (

@@ -1,9 +1,10 @@
 """Linkage quality against the generator's truth: pairwise precision and recall, overall and per rule.
 
-Truth (`records.csv`) maps (file_name, row_number) -> person_id; the person index in the restricted layer carries
-the same lineage (source_file_name, source_row_number). Only records present in both are compared. Pairs:
-predicted = two records in the same linked person; true = two records of the same true person. Per rule, each
-record of that rule contributes its predicted, correct and true partners (so rules add up to the overall figures).
+Truth (`records.csv`) maps (file_name, row_number) -> person_id; the records behind the person index in the
+restricted layer carry the same lineage (source_file_name, source_row_number). Only records present in both are
+compared. Pairs: predicted = two records in the same linked person; true = two records of the same true person.
+Per rule, each record of that rule contributes its predicted, correct and true partners (so rules add up to the
+overall figures).
 Output carries counts only, never identifiers.
 """
 
@@ -71,7 +72,10 @@ def read_links() -> list[tuple[str, int, int, str]]:
     """(file name, row number, linked person, rule) of every record in the restricted person index."""
     with db.connect(role=db.TRANSFORMER) as conn:
         rows = conn.execute(
-            "select source_file_name, source_row_number, person_seq, link_rule from restricted.int_person_index"
+            "select records.source_file_name, records.source_row_number, person_index.person_seq,"
+            " person_index.link_rule"
+            " from restricted.int_person_index as person_index"
+            " inner join restricted.int_person_records as records on person_index.record_seq = records.record_seq"
         ).fetchall()
     return [(f, int(n), int(p), r) for f, n, p, r in rows]
 
