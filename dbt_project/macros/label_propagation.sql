@@ -113,7 +113,7 @@
     a full build's. -#}
 {% macro _label_edges_sql(link_keys, key_halves, record_seqs) %}
     {%- set mode = 'full' -%}
-    {#- (A table from before keys_version: rebuild it; on_schema_change syncs its columns.) -#}
+    {#- (A table from before keys_version: rebuild it; on_schema_change adds the column.) -#}
     {%- if is_incremental() and 'keys_version' in adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
         {%- set row = run_query(
             "select coalesce(max(applied_change_seq), -1), (select min(change_seq) from " ~ record_seqs

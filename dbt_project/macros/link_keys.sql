@@ -137,6 +137,10 @@
     {%- if not execute or this is none or not is_incremental() %}
         {{ return({'mode': 'full', 'watermark': none, 'max_link_key_id': 0}) }}
     {%- endif %}
+    {#- A table from before the keys were incremental: rebuild it (on_schema_change adds the new columns). -#}
+    {%- if 'rules_version' not in adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
+        {{ return({'mode': 'full', 'watermark': none, 'max_link_key_id': 0}) }}
+    {%- endif %}
     {%- set row = run_query(
         "select coalesce(max(applied_change_seq), -1), coalesce(bool_and(rules_version = "
         ~ version ~ "), false), (select min(change_seq) from " ~ record_seqs ~ "), coalesce(max(link_key_id), 0)"

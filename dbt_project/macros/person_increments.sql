@@ -29,7 +29,8 @@
     {%- if not execute or this is none or not is_incremental() %}
         {{ return({'mode': 'full', 'watermark': none}) }}
     {%- endif %}
-    {#- A table from before these models were incremental: rebuild it (on_schema_change syncs its columns). -#}
+    {#- A table from before these models were incremental: rebuild it. on_schema_change adds the new columns; a
+        column no longer written stays, empty (dropping it would fail while a view selects it). -#}
     {%- if 'build_version' not in adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
         {{ return({'mode': 'full', 'watermark': none}) }}
     {%- endif %}

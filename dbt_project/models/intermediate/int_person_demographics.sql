@@ -7,7 +7,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    on_schema_change='sync_all_columns',
+    on_schema_change='append_new_columns',
     pre_hook="{{ person_demographics_pre_hook(ref('int_person_record_seqs'), ref('int_person_index'),
         ref('int_person_records'), ref('stg_audit__national_opt_out'),
         person_demographics_version(ref('int_person_index'), ref('organisations'))) }}",

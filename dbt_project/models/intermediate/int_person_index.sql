@@ -7,7 +7,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    on_schema_change='sync_all_columns',
+    on_schema_change='append_new_columns',
     pre_hook="{{ person_index_pre_hook(ref('int_person_record_seqs'), ref('int_person_labels'),
         [ref('int_person_link_keys_by_identifiers'), ref('int_person_link_keys_by_names')],
         person_index_version([ref('int_person_link_keys_by_identifiers'),

@@ -8,7 +8,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    on_schema_change='sync_all_columns',
+    on_schema_change='append_new_columns',
     pre_hook="{{ propagate_person_labels(ref('int_person_link_keys'), var('linkage_rounds'),
         [ref('int_person_link_keys_by_identifiers'), ref('int_person_link_keys_by_names')],
         ref('int_person_record_seqs')) }}",

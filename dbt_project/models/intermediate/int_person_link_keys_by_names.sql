@@ -6,6 +6,7 @@
     materialized='incremental',
     unique_key=['rule_priority', 'link_key'],
     incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
     pre_hook="{{ link_keys_pre_hook(ref('int_person_record_seqs'), 'names') }}",
     post_hook="analyze {{ this }}",
 ) }}
