@@ -104,10 +104,11 @@
 {%- endmacro %}
 
 {#- The edges to propagate over. A full build: every usable key. The next night (the table exists, the record
-    map was not rebuilt since, and the link key halves have the rules the labels were built from): only the region its changes can reach, and the region's old labels are deleted
-    (the model then appends the new ones). The region: the affected records (changed in the record map since the
-    labels were last written, or with a key row the link key models rewrote since: a member of a block that was
-    touched), and every record of the old people of those records. No usable key joins a record of the region to
+    map was not rebuilt since, and the link key halves have the rules the labels were built from): only the region
+    its changes can reach (whole_people_region_sql, macros/person_increments.sql), and the region's old labels are
+    deleted (the model then appends the new ones). The region: the affected records (changed in the record map
+    since the labels were last written, or with a key row the link key models rewrote since: a member of a block
+    that was touched), and every record of the old people of those records. No usable key joins a record of the region to
     one outside it (an untouched key joined records of one old person, and a touched key's members are all
     affected), so the region's components are whole and every other record keeps its person: the labels equal
     a full build's. -#}
@@ -128,29 +129,9 @@
         {%- if is_incremental() %}{% do run_query("truncate " ~ this) %}{% endif -%}
         select record_seq, link_key_id from {{ link_keys }}
     {%- else -%}
-        {%- set affected -%}
-            create temp table ipb_label_affected on commit drop as
-            select record_seq from {{ record_seqs }} where change_seq > {{ watermark }}
-            {%- for half in key_halves %}
-            union
-            select record_seq from {{ half }} where applied_change_seq > {{ watermark }}
-            {%- endfor %};
-            analyze ipb_label_affected;
-            create temp table ipb_label_region on commit drop as
-            select record_seq from ipb_label_affected
-            union
-            select labels.record_seq
-            from {{ this }} as labels
-            where labels.person_seq in (
-                select old.person_seq
-                from {{ this }} as old
-                inner join ipb_label_affected as affected on old.record_seq = affected.record_seq
-            );
-            analyze ipb_label_region;
-            delete from {{ this }} as labels using ipb_label_region as region
-            where labels.record_seq = region.record_seq
-        {%- endset -%}
-        {%- do run_query(affected) -%}
+        {%- set sources = [(record_seqs, 'change_seq')] -%}
+        {%- for half in key_halves %}{% do sources.append((half, 'applied_change_seq')) %}{% endfor -%}
+        {%- do run_query(whole_people_region_sql(sources, watermark, 'ipb_label_affected', 'ipb_label_region')) -%}
         select keys.record_seq, keys.link_key_id
         from {{ link_keys }} as keys
         inner join ipb_label_region as region on keys.record_seq = region.record_seq

@@ -43,43 +43,60 @@
     {{ return({'mode': mode, 'watermark': watermark}) }}
 {% endmacro %}
 
-{#- Pre-hook of int_person_index. The region: the affected records (changed in the record map, relabelled, or with
-    a link key row rewritten since the index last ran) and every record of their old people. Its rows are deleted
-    (pg_temp.ipb_person_index_region keeps it for the model's select); a full build on an existing table empties
-    it. -#}
-{% macro person_index_pre_hook(record_seqs, labels, key_halves, version_sql) %}
+{#- The pre-hook of an incremental person model: in delta mode, `region_sql(watermark, inputs)` (temp tables of
+    what the night rewrites, and those rows out of the table); a full build on an existing table empties it. -#}
+{% macro _person_pre_hook(record_seqs, version_sql, region_sql, inputs) %}
     {%- if execute and is_incremental() %}
         {%- set state = person_model_mode(record_seqs, version_sql) %}
         {%- do log(this.identifier ~ ": " ~ state.mode ~ " build", info=True) %}
         {%- if state.mode == 'full' %}
             truncate {{ this }}
         {%- else %}
-            create temp table ipb_person_index_affected on commit drop as
-            select record_seq from {{ record_seqs }} where change_seq > {{ state.watermark }}
-            union
-            select record_seq from {{ labels }} where applied_change_seq > {{ state.watermark }}
-            {%- for half in key_halves %}
-            union
-            select record_seq from {{ half }} where applied_change_seq > {{ state.watermark }}
-            {%- endfor %};
-            analyze ipb_person_index_affected;
-            create temp table ipb_person_index_region on commit drop as
-            select record_seq from ipb_person_index_affected
-            union
-            select old.record_seq
-            from {{ this }} as old
-            where old.person_seq in (
-                select person_index.person_seq
-                from {{ this }} as person_index
-                inner join ipb_person_index_affected as affected on person_index.record_seq = affected.record_seq
-            );
-            analyze ipb_person_index_region;
-            delete from {{ this }} as person_index using ipb_person_index_region as region
-            where person_index.record_seq = region.record_seq
+            {{ region_sql(state.watermark, inputs) }}
         {%- endif %}
     {%- else %}
         select 1
     {%- endif %}
+{% endmacro %}
+
+{#- The region a night's changes reach in a model of one row per record with its person_seq (int_person_labels,
+    int_person_index), into the temp tables `affected` and `region`, and the region's rows out of the model: the
+    records changed since the watermark in any of `sources` (pairs of a relation and its change column), and every
+    record of their old people. -#}
+{% macro whole_people_region_sql(sources, watermark, affected, region) -%}
+    create temp table {{ affected }} on commit drop as
+    {%- for relation, column in sources %}
+    {{ 'union' if not loop.first }}
+    select record_seq from {{ relation }} where {{ column }} > {{ watermark }}
+    {%- endfor %};
+    analyze {{ affected }};
+    create temp table {{ region }} on commit drop as
+    select record_seq from {{ affected }}
+    union
+    select people.record_seq
+    from {{ this }} as people
+    where people.person_seq in (
+        select old.person_seq
+        from {{ this }} as old
+        inner join {{ affected }} as affected on old.record_seq = affected.record_seq
+    );
+    analyze {{ region }};
+    delete from {{ this }} as people using {{ region }} as region
+    where people.record_seq = region.record_seq
+{%- endmacro %}
+
+{#- Pre-hook of int_person_index. The region: the affected records (changed in the record map, relabelled, or with
+    a link key row rewritten since the index last ran) and every record of their old people
+    (pg_temp.ipb_person_index_region keeps it for the model's select). -#}
+{% macro person_index_pre_hook(record_seqs, labels, key_halves, version_sql) %}
+    {{ _person_pre_hook(record_seqs, version_sql, _person_index_region_sql, [record_seqs, labels, key_halves]) }}
+{% endmacro %}
+
+{% macro _person_index_region_sql(watermark, inputs) %}
+    {%- set record_seqs, labels, key_halves = inputs %}
+    {%- set sources = [(record_seqs, 'change_seq'), (labels, 'applied_change_seq')] %}
+    {%- for half in key_halves %}{% do sources.append((half, 'applied_change_seq')) %}{% endfor %}
+    {{ whole_people_region_sql(sources, watermark, 'ipb_person_index_affected', 'ipb_person_index_region') }}
 {% endmacro %}
 
 {#- Pre-hook of int_person_demographics. The region, as person numbers: every record the index rewrote or the
@@ -88,30 +105,26 @@
     opt-out list changes independently of the records). Those people's rows are deleted
     (pg_temp.ipb_person_demographics_region keeps them for the model's select). -#}
 {% macro person_demographics_pre_hook(record_seqs, person_index, records, opt_out, version_sql) %}
-    {%- if execute and is_incremental() %}
-        {%- set state = person_model_mode(record_seqs, version_sql) %}
-        {%- do log(this.identifier ~ ": " ~ state.mode ~ " build", info=True) %}
-        {%- if state.mode == 'full' %}
-            truncate {{ this }}
-        {%- else %}
-            create temp table ipb_person_demographics_region on commit drop as
-            select record_seq as person_seq from {{ person_index }} where applied_change_seq > {{ state.watermark }}
-            union
-            select record_seq as person_seq from {{ record_seqs }} where change_seq > {{ state.watermark }}
-            union
-            select person_index.person_seq
-            from {{ records }} as records
-            inner join {{ opt_out }} as opt_out on records.nhs_number = opt_out.nhs_number
-            inner join {{ person_index }} as person_index on records.record_seq = person_index.record_seq
-            union
-            select people.person_seq from {{ this }} as people where people.is_opted_out;
-            analyze ipb_person_demographics_region;
-            delete from {{ this }} as people using ipb_person_demographics_region as region
-            where people.person_seq = region.person_seq
-        {%- endif %}
-    {%- else %}
-        select 1
-    {%- endif %}
+    {{ _person_pre_hook(record_seqs, version_sql, _person_demographics_region_sql,
+                        [record_seqs, person_index, records, opt_out]) }}
+{% endmacro %}
+
+{% macro _person_demographics_region_sql(watermark, inputs) %}
+    {%- set record_seqs, person_index, records, opt_out = inputs %}
+    create temp table ipb_person_demographics_region on commit drop as
+    select record_seq as person_seq from {{ person_index }} where applied_change_seq > {{ watermark }}
+    union
+    select record_seq as person_seq from {{ record_seqs }} where change_seq > {{ watermark }}
+    union
+    select person_index.person_seq
+    from {{ records }} as records
+    inner join {{ opt_out }} as opt_out on records.nhs_number = opt_out.nhs_number
+    inner join {{ person_index }} as person_index on records.record_seq = person_index.record_seq
+    union
+    select people.person_seq from {{ this }} as people where people.is_opted_out;
+    analyze ipb_person_demographics_region;
+    delete from {{ this }} as people using ipb_person_demographics_region as region
+    where people.person_seq = region.person_seq
 {% endmacro %}
 
 {#- The link key halves' rules versions as text (every row of a half has its half's version). A new rule rebuilds
