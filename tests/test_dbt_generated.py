@@ -208,7 +208,7 @@ def test_next_nights_relink_only_what_changed_and_equal_a_full_build(
 
 def test_a_warehouse_from_before_the_incremental_models_upgrades_itself(
         fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tables built by the earlier code (link key halves without versions, labels without keys_version; index and
+    """Tables built by the earlier code (link key halves without versions, labels without build_version; index and
     demographics as plain tables, the index with its lineage columns and a view on them) are rebuilt in full by the
     next build, with the new columns."""
     monkeypatch.setenv("IPB_PSEUDONYM_KEY", "upgrade-test-key-0123456789")
@@ -219,7 +219,7 @@ def test_a_warehouse_from_before_the_incremental_models_upgrades_itself(
     expected = _linkage_state()
     with db.connect() as conn:
         # (cascade: the view int_person_budgets_as_at selects every index column; the build recreates it)
-        conn.execute("alter table restricted.int_person_labels drop column keys_version")
+        conn.execute("alter table restricted.int_person_labels drop column build_version")
         for half in ("int_person_link_keys_by_identifiers", "int_person_link_keys_by_names"):
             conn.execute(f"alter table restricted.{half} drop column rules_version cascade,"
                          " drop column applied_change_seq cascade")
@@ -241,6 +241,6 @@ def test_a_warehouse_from_before_the_incremental_models_upgrades_itself(
                where table_schema = 'restricted'
                  and table_name in ('int_person_labels', 'int_person_index', 'int_person_demographics')""")}
         old_values = conn.execute("select count(source_file_name) from restricted.int_person_index").fetchone()[0]
-    assert {("int_person_labels", "keys_version"), ("int_person_index", "build_version"),
+    assert {("int_person_labels", "build_version"), ("int_person_index", "build_version"),
             ("int_person_demographics", "build_version")} <= columns
     assert old_values == 0  # the index was rebuilt: the column it no longer writes stays, empty

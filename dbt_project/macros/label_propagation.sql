@@ -104,7 +104,7 @@
 {%- endmacro %}
 
 {#- The edges to propagate over. A full build: every usable key. The next night (the table exists, the record
-    map was not rebuilt since, and the link key halves have the rules the labels were built from): only the region
+    map was not rebuilt since, and the link key halves have the rules the labels were built from: person_model_mode): only the region
     its changes can reach (whole_people_region_sql, macros/person_increments.sql), and the region's old labels are
     deleted (the model then appends the new ones). The region: the affected records (changed in the record map
     since the labels were last written, or with a key row the link key models rewrote since: a member of a block
@@ -113,17 +113,10 @@
     affected), so the region's components are whole and every other record keeps its person: the labels equal
     a full build's. -#}
 {% macro _label_edges_sql(link_keys, key_halves, record_seqs) %}
-    {%- set mode = 'full' -%}
-    {#- (A table from before keys_version: rebuild it; on_schema_change adds the column.) -#}
-    {%- if is_incremental() and 'keys_version' in adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-        {%- set row = run_query(
-            "select coalesce(max(applied_change_seq), -1), (select min(change_seq) from " ~ record_seqs
-            ~ "), coalesce(bool_and(keys_version = " ~ person_build_version(link_keys_version_text(key_halves))
-            ~ "), false) from " ~ this
-        ).rows[0] -%}
-        {%- set watermark = row[0] -%}
-        {%- set mode = 'delta' if row[1] is not none and row[1] <= watermark and row[2] else 'full' -%}
-    {%- endif -%}
+    {#- The same decision as the index and demographics (person_model_mode): the labels' build_version is the
+        link key halves' rules versions. -#}
+    {%- set state = person_model_mode(record_seqs, person_build_version(link_keys_version_text(key_halves))) -%}
+    {%- set mode, watermark = state.mode, state.watermark -%}
     {%- do log("int_person_labels: " ~ mode ~ " build", info=True) -%}
     {%- if mode == 'full' -%}
         {%- if is_incremental() %}{% do run_query("truncate " ~ this) %}{% endif -%}

@@ -1,8 +1,8 @@
 -- sqlfluff:exclude_rules:LT02,AM04,ST06,RF04,AL09,ST05,LT05
 {#- The project's exclusions (dbt_project/.sqlfluff) plus LT02 (branches rendered in several variants). -#}
 {#-
-    Incremental person models (int_person_index, int_person_demographics): the next night rewrites only the people
-    its changes reach; everyone else keeps their rows.
+    Incremental person models (int_person_labels, int_person_index, int_person_demographics): the next night
+    rewrites only the people its changes reach; everyone else keeps their rows.
 
     Each model stores applied_change_seq (the record map's latest change_seq when the row was written) and
     build_version (a number for the model's code and what it reads besides the records: the pseudonym key, the

@@ -32,7 +32,7 @@ final as (
         run.change_seq as applied_change_seq,
         {{ person_build_version(link_keys_version_text(
             [ref('int_person_link_keys_by_identifiers'), ref('int_person_link_keys_by_names')]
-        )) }} as keys_version
+        )) }} as build_version
     from labels
     cross join run
 )

@@ -2,8 +2,9 @@
 -- by int_person_records, which reads this map as the previous build left it), the record's link hash, whether it
 -- is in the current snapshots, and change_seq: when it last appeared, changed its link hash, left the snapshots
 -- (withdrawn) or came back. Incremental link keys take the records changed since they last ran (change_seq
--- above their own applied_change_seq). change_seq is the run's start in milliseconds since 1970, so it only grows, also when
--- the map is rebuilt with --full-refresh (then every record counts as changed and the link keys rebuild too).
+-- above their own applied_change_seq). change_seq is the run's start in milliseconds since 1970, so it only
+-- grows, also when the map is rebuilt with --full-refresh (then every record counts as changed and the link keys
+-- rebuild too).
 {{ config(
     materialized='incremental',
     unique_key='record_id',
