@@ -431,3 +431,65 @@ def test_suites_are_stable_and_results_are_counts_only(night: str) -> None:
     assert {p: p.read_bytes() for p in files} == before
     suite = json.loads((s.expectations_dir / "expectations" / "ipb_analyst_ig.json").read_text())
     assert "No NHS numbers in analyst tables" in [e["description"] for e in suite["expectations"]]
+
+
+def _observed(url: str, run_id: str, check_name: str) -> str:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select r.observed from audit.validation_results as r join audit.validation_runs as v"
+            " using (validation_run_id) where v.run_id = %s and r.check_name = %s", (run_id, check_name)).fetchone()[0]
+
+
+def test_raw_row_checks_check_again_only_rows_that_differ_from_a_batch_they_passed(night: str) -> None:
+    """The next night's snapshot repeats most rows: the code list and policy checks read only the rows that differ
+    from the sender's batch they passed with the same rules, and still catch a bad row among them."""
+    from ipb.quality import gate
+
+    policy, codes = "Policy rules hold in raw feeds", "Code lists respected in raw feeds"
+    first = gate.run_gate("night-d")
+    assert first.success, first.summary()
+    assert "nhs_phb: rows checked: 4 (of 4 rows" in _observed(night, "night-d", policy)
+    with psycopg.connect(night) as conn:
+        recorded = conn.execute("select check_key, count(*) from audit.gate_checked_batches where run_id = 'night-d'"
+                                " group by 1 order by 1").fetchall()
+        assert recorded == [("code_lists", 3), ("policy_rules", 3)]  # the current batch of each feed
+
+        # Night D+1 from the same ICB: its four rows again, and a fifth (new) row breaking a policy rule.
+        conn.execute("set role ipb_loader")
+        old = conn.execute("select batch_id from audit.batches where feed = 'nhs_phb'").fetchone()[0]
+        new = conn.execute(
+            """insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status, rows_in_file,
+                   rows_loaded, rows_quarantined, loaded_at)
+               values ('nhs_phb', 'QKS', '2025-04-02', 'nhs_phb_QKS_20250402.csv', 'sum-2', 'loaded', 5, 5, 0, now())
+               returning batch_id""").fetchone()[0]
+        cols = [feeds.raw_column(c) for c in feeds.FEEDS["nhs_phb"].columns]
+        copy = sql.SQL("insert into raw.nhs_phb (_batch_id, _file_name, _file_checksum, _row_number, _sender_code,"
+                       " _extract_date, {cols}) select %s, 'nhs_phb_QKS_20250402.csv', 'sum-2', _row_number,"
+                       " _sender_code, '2025-04-02', {cols} from raw.nhs_phb where _batch_id = %s").format(
+            cols=sql.SQL(", ").join(map(sql.Identifier, cols)))
+        conn.execute(copy, (new, old))
+        conn.execute(sql.SQL("insert into raw.nhs_phb (_batch_id, _file_name, _file_checksum, _row_number,"
+                             " _sender_code, _extract_date, {cols}) select _batch_id, _file_name, _file_checksum, 5,"
+                             " _sender_code, _extract_date, {cols} from raw.nhs_phb where _batch_id = %s"
+                             " and _row_number = 2").format(cols=sql.SQL(", ").join(map(sql.Identifier, cols))),
+                     (new,))
+        conn.execute("update raw.nhs_phb set phb_id = 'PHB9', phb_category = 'WHEELCHAIR',"
+                     " direct_payment_gbp = '500.00', management_option = 'MIXED'"
+                     " where _batch_id = %s and _row_number = 5", (new,))
+        conn.commit()
+
+    second = gate.run_gate("night-d1")
+    assert not second.success and policy in second.failed_checks and codes not in second.failed_checks
+    # The bad row is among those checked; the four repeated rows are not checked again.
+    assert "no direct payment for wheelchair budgets: 1" in second.summary()
+    assert "nhs_phb: rows checked: 1 (of 5 rows" in _observed(night, "night-d1", codes)
+    with psycopg.connect(night) as conn:
+        # A check that failed vouches for nothing; the one that passed vouches for the new batch.
+        assert conn.execute("select check_key from audit.gate_checked_batches where batch_id = %s",
+                            (new,)).fetchall() == [("code_lists",)]
+        # Rules other than these (another fingerprint) vouch for nothing either: every row is checked again.
+        conn.execute("update audit.gate_checked_batches set rules_fingerprint = 'other rules'")
+        conn.commit()
+    third = gate.run_gate("night-d1-again")
+    assert "nhs_phb: rows checked: 5 (of 5 rows" in _observed(night, "night-d1-again", codes)
+    assert "no direct payment for wheelchair budgets: 1" in third.summary()

@@ -61,3 +61,33 @@ def mark_published(run_id: str, conn) -> int:
         (run_id,),
     )
     return cur.rowcount
+
+
+def current_batches() -> dict[int, str]:
+    """batch id -> feed of every sender's current snapshot (audit.current_batches)."""
+    with db.connect(role=db.TRANSFORMER) as conn:
+        return dict(conn.execute("select batch_id, feed from audit.current_batches").fetchall())
+
+
+def record_checked_batches(run_id: str, outcomes: list[CheckpointOutcome], before: dict[int, str]) -> int:
+    """For each raw-row check that passed: the current batches it checked, with its rules' fingerprint, so that the
+    next gate checks only the rows of a new batch that differ from them. Only batches current both before and after
+    the checks count (a file loaded meanwhile was not necessarily checked). Returns the rows recorded."""
+    from ipb.quality import checks, settings
+
+    names = {c.key: c.name for cs in checks.suites(settings.load()).values() for c in cs}
+    passed = {c.check_name for o in outcomes for c in o.checks if c.success}
+    still_current = {b: f for b, f in current_batches().items() if before.get(b) == f}
+    rows = [
+        (key, checks.rules_fingerprint(feed, rules[feed]), batch_id, run_id)
+        for key, rules in checks.raw_row_checks().items() if names.get(key) in passed
+        for batch_id, feed in sorted(still_current.items()) if feed in rules
+    ]
+    with db.connect(role=db.TRANSFORMER) as conn, conn.cursor() as cur:
+        cur.executemany(
+            """insert into audit.gate_checked_batches (check_key, rules_fingerprint, batch_id, run_id)
+               values (%s, %s, %s, %s) on conflict do nothing""",
+            rows,
+        )
+        conn.commit()
+    return len(rows)

@@ -158,6 +158,7 @@ def run_gate(run_id: str) -> GateResult:
     ctx = context.get_context(s)
     checkpoints = context.register(ctx, cfg)
     run_time = datetime.now(UTC)
+    batches_before = audit.current_batches()
     # The checkpoints read different tables and wait on the warehouse, not on Python: run side by side (the raw
     # feeds' rules and the analyst tables' identifier scans take about as long as each other at national scale).
     with ThreadPoolExecutor(max_workers=len(checkpoints), thread_name_prefix="gx-checkpoint") as pool:
@@ -172,6 +173,7 @@ def run_gate(run_id: str) -> GateResult:
     ctx.build_data_docs(site_names=[context.SITE])
     latest = docs.write_latest(context.data_docs_dir(s), run_id, run_time, outcomes)
     audit.record(run_id, outcomes, str(latest))
+    audit.record_checked_batches(run_id, outcomes, batches_before)
     failed = [c.check_name for o in outcomes for c in o.failed]
     result = GateResult(
         run_id=run_id,

@@ -85,6 +85,17 @@ create table if not exists audit.validation_results (
     observed text
 );
 
+-- Batches whose rows a raw-row check of the gate passed, with the fingerprint of the rules it applied: the next gate
+-- checks only the rows of a new batch that differ from them (ipb.quality.checks.raw_rules).
+create table if not exists audit.gate_checked_batches (
+    check_key text not null,
+    rules_fingerprint text not null,
+    batch_id bigint not null references audit.batches,
+    run_id text not null,
+    checked_at timestamptz not null default now(),
+    primary key (check_key, rules_fingerprint, batch_id)
+);
+
 create table if not exists audit.pipeline_events (
     event_id bigserial primary key,
     run_id text,

@@ -24,13 +24,15 @@ alter default privileges for role ipb_loader in schema raw grant select on table
 grant select on quarantine.rows, quarantine.reason_counts, audit.batches, audit.current_batches to ipb_transformer;
 grant select, insert, update on audit.validation_runs, audit.validation_results, audit.pipeline_events
     to ipb_transformer;
+grant select, insert on audit.gate_checked_batches to ipb_transformer;
 grant usage, select on all sequences in schema audit to ipb_transformer;
 
 -- Validator (GX): read-only on what it checks, never writes.
 grant usage on schema raw, quarantine, audit to ipb_validator;
 grant select on all tables in schema raw to ipb_validator;
 alter default privileges for role ipb_loader in schema raw grant select on tables to ipb_validator;
-grant select on quarantine.reason_counts, audit.batches, audit.current_batches to ipb_validator;
+grant select on quarantine.reason_counts, audit.batches, audit.current_batches, audit.gate_checked_batches
+    to ipb_validator;
 
 -- IG lead: audit and quarantine reason counts (never quarantined values); marts and reports when published.
 grant usage on schema audit, quarantine to ipb_ig_lead;
