@@ -16,6 +16,7 @@ class CheckOutcome:
     element_count: int | None
     unexpected_count: int | None
     observed: str
+    check_key: str = ""  # ipb.quality.checks.Check.key, from the expectation's meta
 
 
 @dataclass
@@ -73,14 +74,13 @@ def record_checked_batches(run_id: str, outcomes: list[CheckpointOutcome], befor
     """For each raw-row check that passed: the current batches it checked, with its rules' fingerprint, so that the
     next gate checks only the rows of a new batch that differ from them. Only batches current both before and after
     the checks count (a file loaded meanwhile was not necessarily checked). Returns the rows recorded."""
-    from ipb.quality import checks, settings
+    from ipb.quality import checks
 
-    names = {c.key: c.name for cs in checks.suites(settings.load()).values() for c in cs}
-    passed = {c.check_name for o in outcomes for c in o.checks if c.success}
+    passed = {c.check_key for o in outcomes for c in o.checks if c.success}
     still_current = {b: f for b, f in current_batches().items() if before.get(b) == f}
     rows = [
         (key, checks.rules_fingerprint(feed, rules[feed]), batch_id, run_id)
-        for key, rules in checks.raw_row_checks().items() if names.get(key) in passed
+        for key, rules in checks.raw_row_checks().items() if key in passed
         for batch_id, feed in sorted(still_current.items()) if feed in rules
     ]
     with db.connect(role=db.TRANSFORMER) as conn, conn.cursor() as cur:

@@ -141,6 +141,7 @@ def _outcomes(checkpoint_name: str, result) -> CheckpointOutcome:
                 element_count=(res.get("details") or {}).get("rows_returned"),
                 unexpected_count=(res.get("details") or {}).get("breach_count"),
                 observed=observed,
+                check_key=(cfg.meta or {}).get("check_key", ""),
             ))
     out.success = out.success and all(c.success for c in out.checks)
     return out
