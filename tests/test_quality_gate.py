@@ -462,17 +462,13 @@ def test_raw_row_checks_check_again_only_rows_that_differ_from_a_batch_they_pass
                    rows_loaded, rows_quarantined, loaded_at)
                values ('nhs_phb', 'QKS', '2025-04-02', 'nhs_phb_QKS_20250402.csv', 'sum-2', 'loaded', 5, 5, 0, now())
                returning batch_id""").fetchone()[0]
-        cols = [feeds.raw_column(c) for c in feeds.FEEDS["nhs_phb"].columns]
+        # Copy rows of a batch into the new one: the four as they were, then row 2 again as row 5 (changed below).
+        cols = sql.SQL(", ").join(sql.Identifier(feeds.raw_column(c)) for c in feeds.FEEDS["nhs_phb"].columns)
         copy = sql.SQL("insert into raw.nhs_phb (_batch_id, _file_name, _file_checksum, _row_number, _sender_code,"
-                       " _extract_date, {cols}) select %s, 'nhs_phb_QKS_20250402.csv', 'sum-2', _row_number,"
-                       " _sender_code, '2025-04-02', {cols} from raw.nhs_phb where _batch_id = %s").format(
-            cols=sql.SQL(", ").join(map(sql.Identifier, cols)))
-        conn.execute(copy, (new, old))
-        conn.execute(sql.SQL("insert into raw.nhs_phb (_batch_id, _file_name, _file_checksum, _row_number,"
-                             " _sender_code, _extract_date, {cols}) select _batch_id, _file_name, _file_checksum, 5,"
-                             " _sender_code, _extract_date, {cols} from raw.nhs_phb where _batch_id = %s"
-                             " and _row_number = 2").format(cols=sql.SQL(", ").join(map(sql.Identifier, cols))),
-                     (new,))
+                       " _extract_date, {cols}) select %s, 'nhs_phb_QKS_20250402.csv', 'sum-2', {row_number},"
+                       " _sender_code, '2025-04-02', {cols} from raw.nhs_phb where _batch_id = %s and {rows}")
+        conn.execute(copy.format(cols=cols, row_number=sql.SQL("_row_number"), rows=sql.SQL("true")), (new, old))
+        conn.execute(copy.format(cols=cols, row_number=sql.Literal(5), rows=sql.SQL("_row_number = 2")), (new, new))
         conn.execute("update raw.nhs_phb set phb_id = 'PHB9', phb_category = 'WHEELCHAIR',"
                      " direct_payment_gbp = '500.00', management_option = 'MIXED'"
                      " where _batch_id = %s and _row_number = 5", (new,))
