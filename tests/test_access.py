@@ -4,22 +4,31 @@ TCP with SCRAM passwords to a fresh warehouse database. Also: the pseudonym key 
 dbt's schemas may not exist in a fresh database, so stand-ins are created the way the pipeline creates
 them: raw tables by ipb_loader, restricted/build/published schemas by ipb_transformer, and publication
 grants usage and select on marts/reports to ipb_analyst and ipb_ig_lead.
+
+People's logins come from ipb.access (create-login offers the person groups only); the service groups' test
+logins are made here with plain SQL, as a deployment would for its own components. Then: create-login never
+takes over an existing role (superuser, the pipeline's login, a service login, a person), and drop-login and
+reset-password only act on person logins.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
 import pytest
-from psycopg import errors
+from psycopg import errors, sql
+from typer.testing import CliRunner
 
 from ipb import access, config, db
 
 GROUPS = ("ipb_loader", "ipb_transformer", "ipb_validator", "ipb_analyst", "ipb_ig_lead")
+PERSON_GROUPS = ("ipb_analyst", "ipb_ig_lead")
+SERVICE_GROUPS = ("ipb_loader", "ipb_transformer", "ipb_validator")
 # Synthetic identifiers only (a test-range NHS number that passes modulus 11).
 NHS_NUMBER = "9434765919"
 
@@ -81,13 +90,37 @@ def logins(fresh_db: str) -> Iterator[Logins]:
     try:  # login roles are cluster-wide: always drop them, even if setting up failed half-way
         with psycopg.connect(fresh_db, autocommit=True) as admin:
             for group, user in users.items():
-                access.create_login(admin, user, group, password)
+                if group in PERSON_GROUPS:
+                    access.create_login(admin, user, group, password)
+                else:
+                    _service_login(admin, user, group, password)
             _stand_ins(admin)
         yield Logins(fresh_db, users, password)
     finally:
         with psycopg.connect(fresh_db, autocommit=True) as admin:
             for user in users.values():
-                access.drop_login(admin, user)
+                admin.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(user)))
+
+
+def _service_login(admin: psycopg.Connection, user: str, group: str, password: str, extra: str = "") -> None:
+    """A login for a pipeline component (or a privileged one, `extra`), made the way a DBA would, not by ipb.access."""
+    admin.execute(sql.SQL("create role {} login " + extra + " password {} in role {}").format(
+        sql.Identifier(user), sql.Literal(access.scram_verifier(password)), sql.Identifier(group)))
+
+
+@pytest.fixture
+def scratch(fresh_db: str) -> Iterator[Callable[[str], str]]:
+    """Unique names for cluster-wide roles a test makes (or that old code might have made), dropped afterwards."""
+    made: list[str] = []
+
+    def name(kind: str) -> str:
+        made.append(f"t_{kind}_{uuid.uuid4().hex[:8]}")
+        return made[-1]
+
+    yield name
+    with psycopg.connect(fresh_db, autocommit=True) as admin:
+        for user in reversed(made):
+            admin.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(user)))
 
 
 def _readable(logins: Logins, group: str, relations: list[str]) -> dict[str, bool]:
@@ -181,21 +214,233 @@ def test_people_cannot_write_or_escalate(logins: Logins) -> None:
                      " expectations_failed, published, decision) values ('r', 'c', true, 0, 0, true, 'publish')")
 
 
-def test_create_login_moves_a_person_between_groups_and_validates_names(logins: Logins) -> None:
-    user = logins.users["ipb_analyst"]
+# --- create-login never takes over a role; only person logins are dropped or reset -----------------------
+
+def _state(admin: psycopg.Connection, user: str) -> tuple[object, ...]:
+    """Everything create-login could change about a role: attributes, stored password verifier, memberships."""
+    row = admin.execute(
+        "select rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, rolcanlogin, rolinherit,"
+        " rolpassword from pg_authid where rolname = %s", (user,)).fetchone()
+    groups = sorted(r[0] for r in admin.execute(
+        "select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid"
+        " join pg_roles u on u.oid = m.member where u.rolname = %s", (user,)))
+    return (row, groups)
+
+
+def _can_log_in(db_url: str, user: str, password: str) -> bool:
+    try:
+        with psycopg.connect(access.login_url(db_url, user, password), connect_timeout=10) as conn:
+            return conn.execute("select current_user").fetchone()[0] == user
+    except psycopg.OperationalError as exc:
+        assert "password authentication failed" in str(exc)
+        return False
+
+
+@contextmanager
+def _rolled_back(db_url: str) -> Iterator[psycopg.Connection]:
+    """A superuser connection inside a transaction that is started now and always rolled back: a create_login that
+    wrongly re-points the real superuser runs in a savepoint of it and changes nothing for good. (On an idle
+    connection, `conn.transaction()` would commit by itself.)"""
+    with psycopg.connect(db_url) as admin:
+        admin.execute("select 1")
+        assert admin.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        try:
+            yield admin
+        finally:
+            admin.rollback()
+
+
+def _exists(admin: psycopg.Connection, user: str) -> bool:
+    return admin.execute("select 1 from pg_roles where rolname = %s", (user,)).fetchone() is not None
+
+
+def test_create_login_leaves_the_running_superuser_and_pipeline_login_alone(logins: Logins) -> None:
+    """The very login the pipeline and this test connect with (the superuser here). Run inside a transaction that
+    is always rolled back, so even code that wrongly re-points it cannot lock the warehouse out."""
+    new_password = secrets.token_urlsafe(18)
+    with _rolled_back(logins.db_url) as admin:
+        me, session = admin.execute("select current_user, session_user").fetchone()
+        assert admin.execute("select rolsuper from pg_roles where rolname = %s", (me,)).fetchone()[0]
+        before = {name: _state(admin, name) for name in (me, session)}
+        for name in (me, session, "postgres"):
+            for group in PERSON_GROUPS:
+                with pytest.raises(ValueError, match="reserved|already exists"):
+                    access.create_login(admin, name, group, new_password)
+        assert {name: _state(admin, name) for name in before} == before
+    assert _can_log_in(logins.db_url, me, _password_of(logins.db_url))
+
+
+def _password_of(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    return unquote(urlsplit(url).password or "")
+
+
+@pytest.mark.parametrize("kind", ["superuser", "pipeline_login", "service_login", "person"])
+def test_create_login_refuses_an_existing_role_and_leaves_it_as_it_was(
+    logins: Logins, scratch: Callable[[str], str], kind: str
+) -> None:
+    old_password, new_password = logins.password, secrets.token_urlsafe(18)
     with psycopg.connect(logins.db_url, autocommit=True) as admin:
-        access.create_login(admin, user, "ipb_ig_lead", logins.password)
-        groups = {r[0] for r in admin.execute(
-            "select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid"
-            " join pg_roles u on u.oid = m.member where u.rolname = %s", (user,))}
-        assert groups == {"ipb_ig_lead"}
-        with pytest.raises(ValueError, match="unknown group role"):
-            access.create_login(admin, user, "postgres", logins.password)
-        with pytest.raises(ValueError, match="login name"):
-            access.create_login(admin, "ipb_analyst", "ipb_analyst", logins.password)
+        if kind == "superuser":
+            user = scratch("su")
+            _service_login(admin, user, "ipb_transformer", old_password, extra="superuser")
+        elif kind == "pipeline_login":  # a non-superuser pipeline login with its service groups and createrole
+            user = scratch("pipeline")
+            _service_login(admin, user, "ipb_loader", old_password, extra="createrole")
+            admin.execute(sql.SQL("grant ipb_transformer, ipb_validator to {}").format(sql.Identifier(user)))
+        elif kind == "service_login":
+            user = logins.users["ipb_validator"]
+        else:
+            user = logins.users["ipb_analyst"]
+        before = _state(admin, user)
+        for group in PERSON_GROUPS:
+            with pytest.raises(ValueError, match="already exists"):
+                access.create_login(admin, user, group, new_password)
+        assert _state(admin, user) == before
+    assert _can_log_in(logins.db_url, user, old_password)
+    assert not _can_log_in(logins.db_url, user, new_password)
+
+
+@pytest.mark.parametrize("group", [*SERVICE_GROUPS, "loader", "transformer", "validator"])
+def test_create_login_refuses_service_groups(logins: Logins, scratch: Callable[[str], str], group: str) -> None:
+    user = scratch("svc")
+    with psycopg.connect(logins.db_url, autocommit=True) as admin:
+        with pytest.raises(ValueError, match="service group .*never for people"):
+            access.create_login(admin, user, group, logins.password)
+        assert not _exists(admin, user)
+
+
+def test_create_login_refuses_reserved_names_unknown_groups_and_short_passwords(
+    logins: Logins, scratch: Callable[[str], str]
+) -> None:
+    """Rolled back at the end, so code that wrongly accepted a reserved name changes nothing for good."""
+    user = scratch("ok")
+    with _rolled_back(logins.db_url) as admin:
+        for name in ("postgres", "public", "none", "current_user", "session_user", "pg_monitor", "pg_alice",
+                     "ipb_analyst", "ipb_alice", "Alice", "a", "alice; drop table x"):
+            with pytest.raises(ValueError, match="login name"):
+                access.create_login(admin, name, "ipb_analyst", logins.password)
+        for group in ("postgres", "pg_read_all_data", "superuser", "ipb_admin"):
+            with pytest.raises(ValueError, match="unknown group"):
+                access.create_login(admin, user, group, logins.password)
         with pytest.raises(ValueError, match="shorter"):
             access.create_login(admin, user, "ipb_analyst", "short")
-    assert _readable(logins, "ipb_analyst", ["audit.batches"])["audit.batches"] is True
+        assert not _exists(admin, user)
+        assert not admin.execute("select rolcanlogin from pg_roles where rolname = 'ipb_analyst'").fetchone()[0]
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, args: list[str], password: str | None) -> tuple[int, str, list[str]]:
+    """Run `python -m ipb.access ARGS`, answering the password prompts; exit code, all output, prompts asked."""
+    asked: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        asked.append(prompt)
+        assert password is not None, "no password should be asked for"
+        return password
+
+    monkeypatch.setattr(access.getpass, "getpass", fake_getpass)
+    result = CliRunner().invoke(access.app, args)
+    return result.exit_code, result.output, asked
+
+
+def test_an_analyst_login_from_the_command_line_reads_marts_not_raw(
+    logins: Logins, scratch: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, password = scratch("alice"), secrets.token_urlsafe(18)
+    code, output, asked = _cli(monkeypatch, ["create-login", user, "analyst"], password)
+    assert (code, output.strip()) == (0, f"{user} can now log in as a member of ipb_analyst."), output
+    assert len(asked) == 2 and password not in output
+    with psycopg.connect(logins.db_url) as admin:
+        assert _state(admin, user)[1] == ["ipb_analyst"]
+    with psycopg.connect(access.login_url(logins.db_url, user, password), autocommit=True) as conn:
+        seen = {rel: access.can_select(conn, rel) for rel in ALL}
+    assert {rel for rel, ok in seen.items() if ok} == {"marts.person_budget", "reports.quarterly_return"}
+
+
+def test_command_line_refusals_are_one_line_and_never_show_the_password(
+    logins: Logins, scratch: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    superuser, password = scratch("su"), secrets.token_urlsafe(18)
+    with psycopg.connect(logins.db_url, autocommit=True) as admin:
+        _service_login(admin, superuser, "ipb_loader", logins.password, extra="superuser")
+    cases = [
+        (["create-login", superuser, "ig-lead"], "already exists"),
+        (["create-login", scratch("bob"), "ipb_transformer"], "service group"),
+        (["create-login", "postgres", "no_such_group"], "reserved"),  # the name is refused first
+        (["drop-login", superuser], "privileged role"),
+        (["drop-login", logins.users["ipb_loader"]], "service group"),
+        (["reset-password", superuser], "privileged role"),
+        (["reset-password", logins.users["ipb_transformer"]], "service group"),
+    ]
+    for args, message in cases:
+        code, output, asked = _cli(monkeypatch, args, password)
+        assert code == 1, (args, output)
+        assert len(output.strip().splitlines()) == 1 and output.startswith("error: ") and message in output, output
+        assert "Traceback" not in output and password not in output and logins.password not in output
+        assert asked == [], (args, asked)  # refused before asking for a password
+    assert _can_log_in(logins.db_url, superuser, logins.password)
+    code, output, _ = _cli(monkeypatch, ["create-login", scratch("carol"), "analyst"], "too-short")
+    assert code == 1 and output.strip() == "error: password shorter than 12 characters"
+
+
+def test_drop_login_only_drops_person_logins(logins: Logins, scratch: Callable[[str], str]) -> None:
+    with psycopg.connect(logins.db_url, autocommit=True) as admin:
+        superuser, pipeline = scratch("su"), scratch("pipeline")
+        _service_login(admin, superuser, "ipb_analyst", logins.password, extra="superuser")
+        _service_login(admin, pipeline, "ipb_transformer", logins.password, extra="createrole")
+        refused = {superuser: "privileged", pipeline: "privileged"}
+        refused |= {logins.users[g]: "service group" for g in SERVICE_GROUPS}
+        for user, message in refused.items():
+            before = _state(admin, user)
+            with pytest.raises(ValueError, match=message):
+                access.drop_login(admin, user)
+            assert _state(admin, user) == before
+        for name in ("ipb_analyst", "ipb_ig_lead", "ipb_loader", "pg_monitor", "postgres", "public"):
+            with pytest.raises(ValueError, match="login name"):
+                access.drop_login(admin, name)
+            if name != "public":
+                assert _exists(admin, name)
+        for group in PERSON_GROUPS:
+            access.drop_login(admin, logins.users[group])
+            assert not _exists(admin, logins.users[group])
+        with pytest.raises(ValueError, match="no role named"):
+            access.drop_login(admin, logins.users["ipb_analyst"])
+        access.drop_login(admin, logins.users["ipb_analyst"], missing_ok=True)
+    assert _can_log_in(logins.db_url, superuser, logins.password)
+
+
+def test_reset_password_only_for_a_person_in_exactly_one_person_group(
+    logins: Logins, scratch: Callable[[str], str]
+) -> None:
+    new_password = secrets.token_urlsafe(18)
+    with psycopg.connect(logins.db_url, autocommit=True) as admin:
+        superuser, both, team_member, team = scratch("su"), scratch("both"), scratch("member"), scratch("team")
+        _service_login(admin, superuser, "ipb_analyst", logins.password, extra="superuser")
+        access.create_login(admin, both, "ipb_analyst", logins.password)
+        admin.execute(sql.SQL("grant ipb_ig_lead to {}").format(sql.Identifier(both)))
+        access.create_login(admin, team_member, "ipb_analyst", logins.password)  # a service group through a team
+        admin.execute(sql.SQL("create role {} nologin in role ipb_transformer").format(sql.Identifier(team)))
+        admin.execute(sql.SQL("grant {} to {}").format(sql.Identifier(team), sql.Identifier(team_member)))
+        refused = {superuser: "privileged", both: "not exactly one person group", team_member: "service group"}
+        refused |= {logins.users[g]: "service group" for g in SERVICE_GROUPS}
+        for user, message in refused.items():
+            before = _state(admin, user)
+            with pytest.raises(ValueError, match=message):
+                access.reset_password(admin, user, new_password)
+            assert _state(admin, user) == before
+        for name in ("postgres", "ipb_analyst"):
+            with pytest.raises(ValueError, match="login name"):
+                access.reset_password(admin, name, new_password)
+        person = logins.users["ipb_ig_lead"]
+        before = _state(admin, person)
+        access.reset_password(admin, person, new_password)
+        after = _state(admin, person)
+        assert after[1] == before[1] == ["ipb_ig_lead"] and after[0][:-1] == before[0][:-1]  # only the password
+    for user in refused:
+        assert _can_log_in(logins.db_url, user, logins.password)
+    assert _can_log_in(logins.db_url, person, new_password)
+    assert not _can_log_in(logins.db_url, person, logins.password)
 
 
 def test_can_select_does_not_mistake_a_missing_table_for_a_denial(logins: Logins) -> None:
