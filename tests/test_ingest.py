@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from ipb.ingest import load_file
+from ipb.ingest.landing import display_name
 from tests import feedrows as fr
 
 NIGHT = "20261122"
@@ -148,7 +149,8 @@ def test_file_level_rejections(fresh_db: str, tmp_path: Path) -> None:
         audit = dict(conn.execute("select file_name, reason_code from audit.batches where status = 'rejected'"))
         raw_exists = conn.execute("select to_regclass('raw.nhs_phb') is not null").fetchone()[0]
         loaded = conn.execute("select count(*) from raw.nhs_phb").fetchone()[0] if raw_exists else 0
-    assert audit == {name: code for name, (_, code) in cases.items()}
+    assert audit == {display_name(name): code for name, (_, code) in cases.items()}
+    assert display_name("nhs_phb_QKS_2026-11-22.csv").startswith("#withheld-")  # a misnamed file's name is withheld
     assert loaded == 0
 
 

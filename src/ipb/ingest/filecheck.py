@@ -1,6 +1,9 @@
-"""File-level checks, done before any row is loaded: name, sender, encoding, header, emptiness, truncation.
+"""File-level checks, done before any row is loaded: name, extract date, encoding, line ends, header, emptiness,
+truncation.
 
 One streaming pass computes the SHA-256 checksum and validates the encoding; nothing holds the file in memory.
+Reasons name what was wrong and where (line, column position), never a value from the file: a file without its
+header row would otherwise have its first person quoted back (IG.md promise 1).
 """
 
 from __future__ import annotations
@@ -11,21 +14,28 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import BinaryIO
 
 from ipb.feeds import Feed
 
 CHUNK = 1 << 20
 BOM = codecs.BOM_UTF8
+# An extract date this far past today's is a mistyped or hostile name: as the sender's current snapshot it would
+# hide every later real file. A day covers senders whose clock or time zone runs ahead.
+FUTURE_TOLERANCE = timedelta(days=1)
+# UTF-8 multi-byte characters (a lead byte and its continuation bytes). In a file that is not valid UTF-8 they
+# betray a mix of encodings: decoding it all as Windows-1252 would store `Zoë` as `ZoÃ«`.
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
 class FileRejected(Exception):
     """The whole file is refused. `code` is a stable reason code; the message never holds row values."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, rows_in_file: int = 0) -> None:
         super().__init__(message)
         self.code = code
+        self.rows_in_file = rows_in_file  # rows read before the fault, when found mid-file
 
 
 @dataclass(frozen=True)
@@ -45,17 +55,25 @@ class FileFacts:
     header_bytes: int  # bytes up to and including the header line ending (after any BOM)
 
 
-def parse_name(feed: Feed, file_name: str) -> FileName:
-    m = feed.file_pattern.match(file_name)
+def parse_name(feed: Feed, file_name: str, today: date | None = None) -> FileName:
+    """The feed's name pattern, matched whole and in ASCII only (no other scripts' digits, no trailing newline);
+    the extract date must be a real date and not in the future."""
+    m = feed.file_pattern.fullmatch(file_name) if file_name.isascii() and file_name.isprintable() else None
     if not m:
         raise FileRejected(
             "bad_file_name",
-            f"file name does not match {feed.name}_<sender code>_<YYYYMMDD>.csv; it is rejected, not guessed at",
+            f"file name does not match {feed.file_name('<sender code>', 'YYYYMMDD')}; it is rejected, not guessed at",
         )
     try:
         d = date(int(m["date"][:4]), int(m["date"][4:6]), int(m["date"][6:]))
     except ValueError:
         raise FileRejected("bad_file_name", "the extract date in the file name is not a real date") from None
+    if d > (today or date.today()) + FUTURE_TOLERANCE:
+        raise FileRejected(
+            "extract_date_in_future",
+            "the extract date in the file name is in the future: as the sender's latest snapshot it would hide "
+            "every later file; resend it with the date it was extracted",
+        )
     return FileName(feed.name, m.groupdict().get("sender"), d)
 
 
@@ -67,19 +85,24 @@ def inspect(stream: BinaryIO, feed: Feed) -> FileFacts:
     first = b""
     last = b""
     size = 0
+    has_multibyte = False
+    bad_at: int | None = None  # offset of the first byte that is not UTF-8
     while True:
         chunk = stream.read(CHUNK)
         if not chunk:
             break
         if size == 0:
             first = chunk[:65536]
-        size += len(chunk)
-        sha.update(chunk)
         if utf8_ok:
             try:
                 utf8.decode(chunk)
-            except UnicodeDecodeError:
+            except UnicodeDecodeError as exc:
                 utf8_ok = False
+                bad_at = size + max(exc.start, 0)
+        # A multi-byte sequence cut by the chunk boundary is missed; a mixed file has more than one.
+        has_multibyte = has_multibyte or _UTF8_MULTIBYTE.search(chunk) is not None
+        size += len(chunk)
+        sha.update(chunk)
         last = (last + chunk)[-65536:]
     if size == 0:
         raise FileRejected("empty_file", "the file is empty (0 bytes)")
@@ -88,12 +111,19 @@ def inspect(stream: BinaryIO, feed: Feed) -> FileFacts:
             utf8.decode(b"", final=True)
         except UnicodeDecodeError:
             utf8_ok = False
+            bad_at = size
     has_bom = first.startswith(BOM)
     if utf8_ok:
         encoding = "utf-8"
     else:
         if has_bom:
             raise FileRejected("bad_encoding", "the file starts with a UTF-8 BOM but is not valid UTF-8")
+        if has_multibyte:
+            raise FileRejected(
+                "mixed_encoding",
+                f"the file mixes UTF-8 characters with bytes that are not UTF-8 (first on line "
+                f"{_line_of(stream, bad_at)}): re-export it in one encoding, UTF-8 preferred",
+            )
         # Windows-1252 (Excel exports): accepted and converted, so a £ stays a £. Five byte values are
         # undefined in it; a file holding them is neither encoding.
         stream.seek(0)
@@ -109,11 +139,21 @@ def inspect(stream: BinaryIO, feed: Feed) -> FileFacts:
     body = first[len(BOM):] if has_bom else first
     text = body.decode(encoding, errors="replace")
     line_end = text.find("\n")
+    if "\r" in text and ("\n" not in text or text.find("\r") < line_end - 1):
+        raise FileRejected(
+            "bad_line_endings",
+            "lines end with a carriage return only (old Mac format): re-export with CRLF or LF line ends",
+        )
     if line_end < 0 and len(first) < size:
         raise FileRejected("bad_header", "the header line is longer than 64 KiB")
     header_line = text if line_end < 0 else text[:line_end]
     header_bytes = (len(header_line.encode(encoding, errors="replace")) + (1 if line_end >= 0 else 0))
-    header = next(csv.reader([header_line.rstrip("\r")]), [])
+    if "\x00" in header_line:
+        raise FileRejected("bad_header", "the header line holds a NUL byte: the file is not plain CSV text")
+    try:
+        header = next(csv.reader([header_line.rstrip("\r")], strict=True), [])
+    except csv.Error:
+        raise FileRejected("bad_header", "the header line is not valid CSV (broken quoting)") from None
     _check_header(feed, header)
     no_rows = line_end < 0 or not text[line_end + 1:].strip() and size <= len(first)
     if no_rows and not feed.allow_no_rows:
@@ -123,19 +163,59 @@ def inspect(stream: BinaryIO, feed: Feed) -> FileFacts:
                      header_bytes + (len(BOM) if has_bom else 0))
 
 
+def _line_of(stream: BinaryIO, offset: int | None) -> int:
+    """1-based line number of a byte offset (a second streaming pass, only on the way to a rejection)."""
+    if offset is None:
+        return 0
+    stream.seek(0)
+    line, read = 1, 0
+    while read < offset:
+        chunk = stream.read(min(CHUNK, offset - read))
+        if not chunk:
+            break
+        line += chunk.count(b"\n")
+        read += len(chunk)
+    return line
+
+
+# A cell of a header that is mostly the contract's may be named in a reason when it looks like a column name:
+# letters first, then letters, digits, spaces and light punctuation, and no run of digits that could be part of
+# an identifier. Anything else is referred to by its position only.
+_NAMEABLE = re.compile(r"[A-Za-z][A-Za-z _()/:.-]{0,39}[A-Za-z0-9)]?")
+
+
+def _describe_columns(header: list[str], cells: list[str]) -> str:
+    named = [repr(c) if _NAMEABLE.fullmatch(c.strip()) else f"column {header.index(c) + 1}" for c in cells]
+    return "[" + ", ".join(named) + "]"
+
+
 def _check_header(feed: Feed, header: list[str]) -> None:
     expected = list(feed.columns)
     if header == expected:
         return
+    known = [c for c in header if c in expected]
+    if len(known) * 2 < len(expected):
+        # Not this feed's header at all: most likely the header row is missing and this is a person's row.
+        # Nothing of it is quoted.
+        raise FileRejected(
+            "header_mismatch",
+            f"the first line is not this feed's header ({len(known)} of its {len(header)} fields are contract "
+            f"column names): is the header row missing, or is this another feed's file?",
+        )
     extra = [c for c in header if c not in expected]
     missing = [c for c in expected if c not in header]
-    # Column names are contract metadata, never personal data: safe to name them.
+    # The contract's column names are metadata, safe to name; the file's unknown cells only when they look like
+    # column names (see _NAMEABLE).
     if extra and missing:
         raise FileRejected(
-            "header_mismatch", f"header differs from the contract: unexpected {extra}, missing {missing}"
+            "header_mismatch",
+            f"header differs from the contract: unexpected {_describe_columns(header, extra)}, missing {missing}",
         )
     if extra:
-        raise FileRejected("extra_columns", f"unexpected column(s) {extra}: schema drift is not loaded silently")
+        raise FileRejected(
+            "extra_columns",
+            f"unexpected column(s) {_describe_columns(header, extra)}: schema drift is not loaded silently",
+        )
     if missing:
         raise FileRejected("missing_columns", f"missing required column(s) {missing}")
     raise FileRejected("header_mismatch", "the contract's columns are present but duplicated or out of order")

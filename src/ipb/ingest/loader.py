@@ -16,9 +16,9 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from ipb import db, feeds, reference
+from ipb import config, db, feeds, reference
 from ipb.feeds import Feed, raw_column
-from ipb.ingest import rules
+from ipb.ingest import landing, rules
 from ipb.ingest.filecheck import CHUNK, FileFacts, FileRejected, inspect, parse_name
 
 log = logging.getLogger(__name__)
@@ -104,62 +104,75 @@ def ensure_raw_tables(conn: psycopg.Connection) -> None:
         _ensure_raw_table(conn, feed)
 
 
-def _record_rejection(feed: Feed, file_name: str, checksum: str | None, exc: FileRejected,
-                      run_id: str | None, sender: str | None = None, extract_date=None) -> LoadResult:
+def _record_rejection(feed_name: str, file_name: str, checksum: str | None, exc: FileRejected,
+                      run_id: str | None, sender: str | None = None, extract_date=None,
+                      rows_in_file: int = 0) -> LoadResult:
     with db.connect(role=db.LOADER) as conn:
         batch_id = conn.execute(
             """insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status,
-                   reason_code, reason, run_id, loaded_at)
-               values (%s, %s, %s, %s, %s, 'rejected', %s, %s, %s, now()) returning batch_id""",
-            (feed.name, sender, extract_date, file_name, checksum or "", exc.code, str(exc), run_id),
+                   reason_code, reason, run_id, loaded_at, rows_in_file)
+               values (%s, %s, %s, %s, %s, 'rejected', %s, %s, %s, now(), %s) returning batch_id""",
+            (feed_name, sender, extract_date, file_name, checksum or "", exc.code, str(exc), run_id, rows_in_file),
         ).fetchone()[0]
     log.warning("rejected %s: %s (%s)", file_name, exc.code, exc)
-    return LoadResult(feed.name, file_name, "rejected", batch_id, checksum, exc.code, str(exc))
-
-
-def _checksum_only(path: Path) -> str:
-    import hashlib
-
-    sha = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            sha.update(chunk)
-    return sha.hexdigest()
+    return LoadResult(feed_name, file_name, "rejected", batch_id, checksum, exc.code, str(exc), rows_in_file)
 
 
 def load_file(feed_name: str, path: Path | str, run_id: str | None = None) -> LoadResult:
-    """Load one file. Never raises for bad input: a refused file is a `rejected` result with its reason."""
+    """Load one landed file. Never raises for bad input: a refused file is a `rejected` result with its reason,
+    recorded in audit.batches. A name that is not the contract's is withheld from every record (it may name a
+    person); a symlink, folder or entry resolving outside its folder is refused without being read."""
     path = Path(path)
     feed = feeds.LOADABLE.get(feed_name)
     if feed is None:
         raise ValueError(f"unknown feed {feed_name!r}; expected one of {sorted(feeds.LOADABLE)}")
     run_id = run_id or f"manual-{uuid.uuid4().hex[:12]}"
     db.bootstrap()
-    file_name = path.name
+    file_name = landing.display_name(path.name)
+    try:
+        with landing.snapshot(path, config.load().state_dir / "tmp") as snap:
+            return _load_snapshot(feed, snap, file_name, run_id)
+    except FileRejected as exc:
+        # Refused before its bytes were read (symlink, folder, outside the zone) or while in motion.
+        return _record_rejection(feed.name, file_name, None, exc, run_id)
+
+
+def reject_unclaimed(path: Path | str, run_id: str | None = None) -> LoadResult:
+    """A landed entry whose name claims no feed: recorded as rejected (feed `unrecognised`), never skipped."""
+    path = Path(path)
+    exc = FileRejected("bad_file_name", "the file name matches no feed of the contract (nhs_phb_<ICB>_<YYYYMMDD>"
+                       ".csv, social_care_..., send_..., national_opt_out_<YYYYMMDD>.csv); it was not read")
+    db.bootstrap()
+    return _record_rejection("unrecognised", landing.display_name(path.name), None, exc, run_id)
+
+
+def _load_snapshot(feed: Feed, snap: landing.Snapshot, file_name: str, run_id: str) -> LoadResult:
     try:
         name = parse_name(feed, file_name)
     except FileRejected as exc:
-        return _record_rejection(feed, file_name, _checksum_only(path), exc, run_id)
+        return _record_rejection(feed.name, file_name, snap.checksum, exc, run_id)
     ref = reference.load()
     known = sorted(ref.senders(feed.sender_kind)) if feed.sender_kind else []
     try:
-        with path.open("rb") as fh:
+        with snap.path.open("rb") as fh:
             facts = inspect(fh, feed)
     except FileRejected as exc:
-        return _record_rejection(feed, file_name, _checksum_only(path), exc, run_id, name.sender, name.extract_date)
+        return _record_rejection(feed.name, file_name, snap.checksum, exc, run_id, name.sender, name.extract_date)
     if feed.sender_kind and name.sender not in known:
         exc = FileRejected("unknown_sender", f"sender code in the file name is not a known {feed.sender_kind}")
-        return _record_rejection(feed, file_name, facts.checksum, exc, run_id, name.sender, name.extract_date)
+        return _record_rejection(feed.name, file_name, facts.checksum, exc, run_id, name.sender, name.extract_date)
 
     try:
-        return _load_checked(feed, path, name, facts, known, ref, run_id)
+        return _load_checked(feed, snap.path, file_name, name, facts, known, ref, run_id)
     except FileRejected as exc:
         # Found mid-load (e.g. broken CSV quoting): the transaction rolled back, so nothing of it stays.
-        return _record_rejection(feed, file_name, facts.checksum, exc, run_id, name.sender, name.extract_date)
+        return _record_rejection(feed.name, file_name, facts.checksum, exc, run_id, name.sender, name.extract_date,
+                                 exc.rows_in_file)
 
 
-def _load_checked(feed: Feed, path: Path, name, facts: FileFacts, known: list[str], ref, run_id: str) -> LoadResult:
-    file_name = path.name
+def _load_checked(feed: Feed, path: Path, file_name: str, name, facts: FileFacts, known: list[str], ref,
+                  run_id: str) -> LoadResult:
+    """Load the private copy at `path` of the landed file `file_name`."""
     with db.connect(role=db.LOADER) as conn:
         # One load per feed at a time: the row-number sequence and the checksum registry rely on it.
         conn.execute("select pg_advisory_xact_lock(hashtext('ipb.load.' || %s))", (feed.name,))
@@ -188,9 +201,10 @@ def _load_checked(feed: Feed, path: Path, name, facts: FileFacts, known: list[st
             (feed.name, name.sender, name.extract_date, file_name, facts.checksum, run_id, fingerprint),
         ).fetchone()[0]
         result = LoadResult(feed.name, file_name, "loaded", batch_id, facts.checksum)
-        _copy(conn, feed, path, facts, batch_id, name.sender, name.extract_date, result)
+        _copy(conn, feed, path, file_name, facts, batch_id, name.sender, name.extract_date, result)
         params["batch"] = batch_id
         params["known_good"] = _known_good_batch(conn, feed, name.sender, fingerprint, batch_id)
+        _quarantine_oversized(conn, feed, params)
         _quarantine_duplicates(conn, feed, params)
         _quarantine_rule_failures(conn, feed, params)
         _account(conn, feed, result)
@@ -211,9 +225,9 @@ def _set_lineage(conn: psycopg.Connection, feed: Feed, batch_id: int, file_name:
     )
 
 
-def _copy(conn: psycopg.Connection, feed: Feed, path: Path, facts: FileFacts, batch_id: int,
+def _copy(conn: psycopg.Connection, feed: Feed, path: Path, file_name: str, facts: FileFacts, batch_id: int,
           sender: str | None, extract_date, result: LoadResult) -> None:
-    _set_lineage(conn, feed, batch_id, path.name, facts.checksum, sender, extract_date)
+    _set_lineage(conn, feed, batch_id, file_name, facts.checksum, sender, extract_date)
     cols = [raw_column(c) for c in feed.columns]
     col_sql = sql.SQL(", ").join(map(sql.Identifier, cols))
     encoding = "WIN1252" if facts.encoding == "windows-1252" else "UTF8"
@@ -230,48 +244,99 @@ def _copy(conn: psycopg.Connection, feed: Feed, path: Path, facts: FileFacts, ba
             result.rows_in_file = cur.rowcount
         return
     except psycopg.errors.DataError:
-        # A row with the wrong number of fields (or broken quoting) stops COPY; fall back to parsing each record
-        # so that the good rows still load and each bad one is quarantined with its row number.
-        log.info("%s: a malformed row stopped COPY; loading record by record", path.name)
-    _set_lineage(conn, feed, batch_id, path.name, facts.checksum, sender, extract_date)
-    _copy_record_by_record(conn, feed, path, facts, batch_id, result)
+        # A row with the wrong number of fields, broken quoting or a NUL byte stops COPY; fall back to parsing each
+        # record so that the good rows still load and each bad one is quarantined with its row number. (The
+        # server's message quotes the row, so it is never logged.)
+        log.info("%s: a malformed row stopped COPY; loading record by record", file_name)
+    _set_lineage(conn, feed, batch_id, file_name, facts.checksum, sender, extract_date)
+    _copy_record_by_record(conn, feed, path, file_name, facts, batch_id, result)
+
+
+# The parser's limit on one field: far above any real value (MAX_FIELD_CHARS), low enough that a hostile field
+# cannot exhaust memory. A field past it makes the rest of the file unreadable, so the file is refused.
+PARSER_FIELD_LIMIT = 16 << 20
+# Longer fields are quarantined with their row (`field_too_long`), never loaded: no value of the contract comes near.
+MAX_FIELD_CHARS = 4096
+# Reasons found while parsing a record, before any row rule can see it.
+RECORD_REASONS = {
+    "malformed_row": rules.READABLE["malformed_row"],
+    "nul_byte": "the row holds a NUL byte, which no text value may contain",
+    "field_too_long": f"a field is longer than {MAX_FIELD_CHARS} characters, more than any value of the contract",
+}
 
 
 def _records(path: Path, facts: FileFacts) -> Iterator[list[str]]:
+    csv.field_size_limit(PARSER_FIELD_LIMIT)
     with path.open("rb") as fh:
         fh.seek(facts.header_bytes)
         text = io.TextIOWrapper(fh, encoding=facts.encoding, newline="")
         yield from csv.reader(text, strict=True)
 
 
-def _copy_record_by_record(conn: psycopg.Connection, feed: Feed, path: Path, facts: FileFacts, batch_id: int,
-                           result: LoadResult) -> None:
+def _record_problem(record: list[str], n: int) -> str | None:
+    if len(record) != n:
+        return "malformed_row"
+    if any("\x00" in v for v in record):
+        return "nul_byte"
+    if any(len(v) > MAX_FIELD_CHARS for v in record):
+        return "field_too_long"
+    return None
+
+
+def _copy_record_by_record(conn: psycopg.Connection, feed: Feed, path: Path, file_name: str, facts: FileFacts,
+                           batch_id: int, result: LoadResult) -> None:
     n = len(feed.columns)
     cols = ["_row_number"] + [raw_column(c) for c in feed.columns]
     stmt = sql.SQL("copy {} ({}) from stdin").format(
         sql.Identifier("raw", feed.name), sql.SQL(", ").join(map(sql.Identifier, cols))
     )
-    malformed: list[tuple[int, int]] = []
+    problems: list[tuple[int, str, int]] = []
     row_number = 0
     try:
         with conn.cursor() as cur, cur.copy(stmt) as copy:
             for row_number, record in enumerate(_records(path, facts), start=1):  # noqa: B007
-                if len(record) != n:
-                    malformed.append((row_number, len(record)))
+                problem = _record_problem(record, n)
+                if problem:
+                    problems.append((row_number, problem, len(record)))
                     continue
                 copy.write_row([row_number] + [v if v != "" else None for v in record])
-    except csv.Error:
-        raise FileRejected("malformed_csv", f"CSV quoting is broken near data row {row_number + 1}") from None
+    except (csv.Error, UnicodeDecodeError):
+        raise FileRejected("malformed_csv", f"CSV quoting is broken near data row {row_number + 1} (an unclosed "
+                           "quote, or a field over 16 MiB): the rest of the file cannot be read",
+                           rows_in_file=row_number) from None
     result.rows_in_file = row_number
-    if malformed:
+    if problems:
         with conn.cursor() as cur:
+            # The record itself is not kept: a malformed row's fields cannot be trusted to be in their columns.
             cur.executemany(
                 """insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,
                        all_reason_codes, record)
-                   values (%s, %s, %s, %s, 'malformed_row', %s, array['malformed_row'], %s)""",
-                [(batch_id, feed.name, path.name, rn, rules.READABLE["malformed_row"],
-                  Jsonb({"field_count": count})) for rn, count in malformed],
+                   values (%s, %s, %s, %s, %s, %s, array[%s], %s)""",
+                [(batch_id, feed.name, file_name, rn, code, RECORD_REASONS[code], code,
+                  Jsonb({"field_count": count})) for rn, code, count in problems],
             )
+
+
+def _quarantine_oversized(conn: psycopg.Connection, feed: Feed, params: dict) -> None:
+    """Rows COPY took whole but with a field longer than any value of the contract: quarantined with their
+    reason (the record-by-record path does the same as it parses). The record is not kept."""
+    cols = [sql.Identifier(raw_column(c)) for c in feed.columns]
+    too_long = sql.SQL(" or ").join(sql.SQL("length({}) > {}").format(c, sql.Literal(MAX_FIELD_CHARS)) for c in cols)
+    conn.execute(
+        sql.SQL(
+            """with moved as (
+                   delete from {t} where _batch_id = %(batch)s and ({too_long})
+                   returning _batch_id, _file_name, _row_number
+               )
+               insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,
+                   all_reason_codes, record)
+               select _batch_id, {feed}, _file_name, _row_number, 'field_too_long', {reason},
+                   array['field_too_long'], jsonb_build_object('field_count', {n})
+               from moved"""
+        ).format(t=sql.Identifier("raw", feed.name), too_long=too_long, feed=sql.Literal(feed.name),
+                 reason=sql.Literal(RECORD_REASONS["field_too_long"]), n=sql.Literal(len(cols))),
+        params,
+    )
 
 
 def _quarantine_duplicates(conn: psycopg.Connection, feed: Feed, params: dict) -> None:
