@@ -25,7 +25,8 @@ class Feed:
     def file_pattern(self) -> re.Pattern[str]:
         if self.sender_column is None:
             return re.compile(rf"^{self.name}_(?P<date>\d{{8}})\.csv$")
-        return re.compile(rf"^{self.name}_(?P<sender>[A-Za-z0-9]+)_(?P<date>\d{{8}})\.csv$")
+        # Sender codes are 3-5 characters (ODS, CLD LA code, DfE number): no identifier fits in that.
+        return re.compile(rf"^{self.name}_(?P<sender>[A-Za-z0-9]{{3,5}})_(?P<date>\d{{8}})\.csv$")
 
     def file_name(self, sender: str | None, yyyymmdd: str) -> str:
         if self.sender_column is None:
