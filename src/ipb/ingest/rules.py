@@ -1,8 +1,10 @@
 """Row rules from FEEDS.md as set-based SQL: one ordered list of (reason code, failing condition, readable reason)
 per feed. The loader evaluates them over a whole batch in one statement; a row's first failing rule is its reason.
 
-Conditions see the raw row as sent (text, NULL for empty) and these bind parameters: %(sender)s,
-%(known_senders)s (text[]), %(known_sub_icbs)s (text[]). Reasons never contain row values.
+Conditions see the raw row as sent (text, NULL for empty), its typed values (`typed_columns`: parsed by the
+util.to_* SQL functions of src/ipb/sql/util.sql, which the dbt staging models cast through too, so a value that
+loads always fits the warehouse's types) and these bind parameters: %(sender)s, %(known_senders)s (text[]),
+%(known_sub_icbs)s (text[]). Reasons never contain row values.
 """
 
 from __future__ import annotations
@@ -19,6 +21,44 @@ class Rule:
     reason: str
 
 
+# Typed columns, parsed once per row before the rules run (see `typed_columns`) by the util.to_* SQL functions that
+# the dbt staging models cast through: `<col>__d` dates, `<col>__m` amounts, `<col>__u` units a week,
+# `<col>__t` timestamps. NULL when blank, malformed or out of range; a present value that is NULL fails a rule.
+# docs/feed-types.md gives each kind's range and why.
+DATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "nhs_phb": ("date_of_birth", "start_date", "end_date", "care_plan_agreed_date"),
+    "social_care": ("date_of_birth", "event_start_date", "event_end_date", "reporting_period_start_date",
+                    "reporting_period_end_date"),
+    "send": ("personbirthdate", "startdate", "ceasedate", "budgetstartdate", "budgetenddate"),
+    "national_opt_out": (),
+}
+MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "nhs_phb": ("direct_payment_gbp", "notional_gbp", "third_party_gbp", "indicative_budget_gbp"),
+    "social_care": ("unit_cost",),
+    "send": ("educationelementgbp", "socialcareelementgbp"),
+    "national_opt_out": (),
+}
+UNITS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "nhs_phb": (), "social_care": ("planned_units_per_week",), "send": (), "national_opt_out": (),
+}
+TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "nhs_phb": ("record_updated_at",), "social_care": (), "send": ("lastupdated",), "national_opt_out": (),
+}
+# Each kind of value: (suffix of its typed column, the util function parsing it).
+TYPED_KINDS: tuple[tuple[dict[str, tuple[str, ...]], str, str], ...] = (
+    (DATE_COLUMNS, "d", "util.to_date"),
+    (MONEY_COLUMNS, "m", "util.to_money"),
+    (UNITS_COLUMNS, "u", "util.to_units"),
+    (TIMESTAMP_COLUMNS, "t", "util.to_timestamp"),
+)
+
+# Readable reasons of the range rules (the ranges themselves are defined once, in src/ipb/sql/util.sql).
+DATE_RANGE = "a date is outside 1900-01-01 to 9999-12-31"
+TIMESTAMP_RANGE = "a timestamp is outside 1900-01-01 to 9999-12-30 (UTC)"
+MONEY_RANGE = "an amount is 10 million pounds or more"
+UNITS_RANGE = "Planned_units_per_week is negative or over 1000"
+
+
 def _blank(col: str) -> str:
     return f"nullif(btrim({col}), '') is null"
 
@@ -29,7 +69,23 @@ def _required(cols: list[str]) -> Rule:
 
 
 def _date(col: str) -> str:
-    return f"(not {_blank(col)} and {col}__d is null)"
+    """A date that is not a calendar YYYY-MM-DD (typed value first: valid rows stop there)."""
+    return f"({col}__d is null and not {_blank(col)} and not util.is_iso_date(btrim({col})))"
+
+
+def _date_out_of_range(col: str) -> str:
+    """A calendar date util.to_date refuses (before 1900)."""
+    return f"({col}__d is null and util.is_iso_date(btrim({col})))"
+
+
+def _timestamp_bad(col: str) -> str:
+    """Not an ISO 8601 timestamp (typed value first: valid rows stop there)."""
+    return f"({col}__t is null and not util.is_iso_timestamp(btrim({col})))"
+
+
+def _timestamp_out_of_range(col: str) -> str:
+    """A timestamp util.to_timestamp refuses (before 1900 or from 9999-12-31 UTC)."""
+    return f"({col}__t is null and util.is_iso_timestamp(btrim({col})))"
 
 
 def _d(col: str) -> str:
@@ -39,7 +95,32 @@ def _d(col: str) -> str:
 
 
 def _money_bad(col: str) -> str:
-    return f"(not {_blank(col)} and {col}__m is null)"
+    """Not pounds with at most 2 decimals (typed value first: valid rows stop there)."""
+    return f"({col}__m is null and not {_blank(col)} and not util.is_money(btrim({col})))"
+
+
+def _money_out_of_range(col: str) -> str:
+    """Pounds util.to_money refuses: 10 million or more either way."""
+    return f"({col}__m is null and util.is_money(btrim({col})))"
+
+
+def _units_bad(col: str) -> str:
+    """Not a number at all (a number out of range is `_units_out_of_range`)."""
+    return f"({col}__u is null and not {_blank(col)} and btrim({col}) !~ '^-?[0-9]+(\\.[0-9]+)?$')"
+
+
+def _units_out_of_range(col: str) -> str:
+    """A number util.to_units refuses: negative or over 1000."""
+    return f"({col}__u is null and btrim({col}) ~ '^-?[0-9]+(\\.[0-9]+)?$')"
+
+
+def _u(col: str) -> str:
+    return f"{col}__u"
+
+
+def _flag_bad(col: str) -> str:
+    """A 0/1 flag util.to_flag refuses."""
+    return f"(not {_blank(col)} and util.to_flag({col}) is null)"
 
 
 def _neg(col: str) -> str:
@@ -82,10 +163,10 @@ NHS_PHB: list[Rule] = [
                "phb_category", "direct_payment_gbp", "notional_gbp", "third_party_gbp", "management_option",
                "budget_basis", "start_date", "record_updated_at"]),
     Rule("invalid_nhs_number", _nhs_bad("nhs_number", True), "NHS number is not 10 digits with a valid check digit"),
-    Rule("invalid_date", _any([_date(c) for c in ("date_of_birth", "start_date", "end_date",
-                                                  "care_plan_agreed_date")]), "a date is not a valid YYYY-MM-DD"),
-    Rule("invalid_timestamp", "not util.is_iso_timestamp(btrim(record_updated_at))",
-         "record_updated_at is not an ISO 8601 timestamp"),
+    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["nhs_phb"]]), "a date is not a valid YYYY-MM-DD"),
+    Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["nhs_phb"]]), DATE_RANGE),
+    Rule("invalid_timestamp", _timestamp_bad("record_updated_at"), "record_updated_at is not an ISO 8601 timestamp"),
+    Rule("timestamp_out_of_range", _timestamp_out_of_range("record_updated_at"), TIMESTAMP_RANGE),
     Rule("birth_date_in_future", f"{_d('date_of_birth')} > current_date", "date of birth is in the future"),
     Rule("age_out_of_range", _age_at_least("date_of_birth", "start_date", 121), "age at start is over 120"),
     Rule("invalid_code", _any([_not_in("sex", feeds.PERSON_SEX_CODES),
@@ -98,9 +179,9 @@ NHS_PHB: list[Rule] = [
          "(not " + _blank("sub_icb_code") + " and btrim(sub_icb_code) <> all(%(known_sub_icbs)s))",
          "an organisation code is not in the reference data"),
     Rule("sender_mismatch", "btrim(icb_code) <> %(sender)s", "icb_code differs from the sender in the file name"),
-    Rule("invalid_amount", _any([_money_bad(c) for c in ("direct_payment_gbp", "notional_gbp", "third_party_gbp",
-                                                         "indicative_budget_gbp")]),
+    Rule("invalid_amount", _any([_money_bad(c) for c in MONEY_COLUMNS["nhs_phb"]]),
          "an amount is not pounds with at most 2 decimals"),
+    Rule("amount_out_of_range", _any([_money_out_of_range(c) for c in MONEY_COLUMNS["nhs_phb"]]), MONEY_RANGE),
     Rule("negative_amount", _any([_neg(c) for c in ("direct_payment_gbp", "notional_gbp", "third_party_gbp",
                                                     "indicative_budget_gbp")]), "an amount is negative"),
     Rule("direct_payment_not_allowed",
@@ -140,9 +221,8 @@ SOCIAL_CARE: list[Rule] = [
     Rule("missing_required", f"{_SC_SERVICE} and {_SC_PB} and ({_blank('unit_cost')} or "
          f"{_blank('cost_frequency_unit_type')})", "a personal budget has no unit cost or cost frequency"),
     Rule("invalid_nhs_number", _nhs_bad("nhs_number", False), "NHS number is not 10 digits with a valid check digit"),
-    Rule("invalid_date", _any([_date(c) for c in ("date_of_birth", "event_start_date", "event_end_date",
-                                                  "reporting_period_start_date", "reporting_period_end_date")]),
-         "a date is not a valid YYYY-MM-DD"),
+    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["social_care"]]), "a date is not a valid YYYY-MM-DD"),
+    Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["social_care"]]), DATE_RANGE),
     Rule("birth_date_in_future", f"{_d('date_of_birth')} > current_date", "date of birth is in the future"),
     Rule("age_out_of_range", f"({_age_under('date_of_birth', 'event_start_date', 18)} or "
                           f"{_age_at_least('date_of_birth', 'event_start_date', 121)})",
@@ -157,14 +237,18 @@ SOCIAL_CARE: list[Rule] = [
     Rule("unknown_organisation", "btrim(la_code) <> all(%(known_senders)s)",
          "LA_Code is not a council in the reference data"),
     Rule("sender_mismatch", "btrim(la_code) <> %(sender)s", "LA_Code differs from the sender in the file name"),
-    Rule("invalid_amount", _any([_money_bad("unit_cost"),
-                                 "(not " + _blank("planned_units_per_week") + " and btrim(planned_units_per_week) "
-                                 "!~ '^-?[0-9]+(\\.[0-9]+)?$')"]),
+    Rule("invalid_amount", _any([_money_bad("unit_cost"), _units_bad("planned_units_per_week")]),
          "Unit_Cost is not pounds with at most 2 decimals, or planned units is not a number"),
+    Rule("amount_out_of_range", _money_out_of_range("unit_cost"), MONEY_RANGE),
+    Rule("units_out_of_range", _units_out_of_range("planned_units_per_week"), UNITS_RANGE),
     Rule("negative_amount", _neg("unit_cost"), "Unit_Cost is negative"),
-    Rule("invalid_units", f"{_SC_SERVICE} and {_SC_PB} and {_SC_UNIT} and coalesce(case when "
-         "btrim(planned_units_per_week) ~ '^-?[0-9]+(\\.[0-9]+)?$' then btrim(planned_units_per_week)::numeric end,"
-         " 0) <= 0", "hourly, daily or per-session costs need Planned_units_per_week above 0"),
+    Rule("invalid_units", f"{_SC_SERVICE} and {_SC_PB} and {_SC_UNIT} and coalesce({_u('planned_units_per_week')}, 0)"
+         " <= 0", "hourly, daily or per-session costs need Planned_units_per_week above 0"),
+    # The weekly cost is an amount too: within the money range, so that its annual value (x 52.18) and a person's
+    # sum of them stay far inside the marts' numeric(14, 2).
+    Rule("weekly_cost_out_of_range", f"{_SC_UNIT} and util.to_money(round({_m('unit_cost')} * "
+         f"{_u('planned_units_per_week')}, 2)::text) is null and {_m('unit_cost')} * {_u('planned_units_per_week')}"
+         " is not null", "Unit_Cost x Planned_units_per_week is outside the range of an amount"),
     Rule("end_before_start", f"{_d('event_end_date')} < {_d('event_start_date')}",
          "event end date is before its start date"),
 ]
@@ -177,22 +261,24 @@ SEND: list[Rule] = [
          "UPN is not a check letter and 12 digits with a valid check letter"),
     Rule("invalid_uln", f"(not {_blank('uniquelearnernumber')} and btrim(uniquelearnernumber) !~ '^[0-9]{{10}}$')",
          "ULN is not 10 digits"),
-    Rule("invalid_date", _any([_date(c) for c in ("personbirthdate", "startdate", "ceasedate", "budgetstartdate",
-                                                  "budgetenddate")]), "a date is not a valid YYYY-MM-DD"),
-    Rule("invalid_timestamp", "not util.is_iso_timestamp(btrim(lastupdated))", "LastUpdated is not a timestamp"),
+    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["send"]]), "a date is not a valid YYYY-MM-DD"),
+    Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["send"]]), DATE_RANGE),
+    Rule("invalid_timestamp", _timestamp_bad("lastupdated"), "LastUpdated is not a timestamp"),
+    Rule("timestamp_out_of_range", _timestamp_out_of_range("lastupdated"), TIMESTAMP_RANGE),
     Rule("birth_date_in_future", f"{_d('personbirthdate')} > current_date", "date of birth is in the future"),
     Rule("age_out_of_range",
          f"({_d('personbirthdate')} > {_d('startdate')} or {_age_at_least('personbirthdate', 'startdate', 26)})",
          "EHC plans are for ages 0-25: age at plan start outside that"),
     Rule("invalid_code", _any([_not_in("sex", feeds.SEND_SEX_CODES),
                                _not_in("senprimaryneed", feeds.SEN_PRIMARY_NEEDS),
-                               _not_in("pb", ("0", "1")), _not_in("oa", ("0", "1")), _not_in("dp", ("0", "1"))]),
+                               _flag_bad("pb"), _flag_bad("oa"), _flag_bad("dp")]),
          "a coded field holds a value outside its code list"),
     Rule("invalid_postcode", _postcode_bad("postcode"), "postcode is not a UK postcode"),
     Rule("unknown_organisation", "btrim(lea) <> all(%(known_senders)s)", "LEA is not a council in the reference data"),
     Rule("sender_mismatch", "btrim(lea) <> %(sender)s", "LEA differs from the sender in the file name"),
-    Rule("invalid_amount", _any([_money_bad("educationelementgbp"), _money_bad("socialcareelementgbp")]),
+    Rule("invalid_amount", _any([_money_bad(c) for c in MONEY_COLUMNS["send"]]),
          "an amount is not pounds with at most 2 decimals"),
+    Rule("amount_out_of_range", _any([_money_out_of_range(c) for c in MONEY_COLUMNS["send"]]), MONEY_RANGE),
     Rule("negative_amount", _any([_neg("educationelementgbp"), _neg("socialcareelementgbp")]),
          "an amount is negative"),
     Rule("pb_flags_inconsistent",
@@ -222,28 +308,10 @@ READABLE["duplicate_key"] = "the record key repeats an earlier row of the same f
 READABLE["malformed_row"] = "the row does not have the contract's number of fields"
 
 
-# Columns parsed once per row before the rules run (see `typed_columns`).
-DATE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "nhs_phb": ("date_of_birth", "start_date", "end_date", "care_plan_agreed_date"),
-    "social_care": ("date_of_birth", "event_start_date", "event_end_date", "reporting_period_start_date",
-                    "reporting_period_end_date"),
-    "send": ("personbirthdate", "startdate", "ceasedate", "budgetstartdate", "budgetenddate"),
-    "national_opt_out": (),
-}
-MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "nhs_phb": ("direct_payment_gbp", "notional_gbp", "third_party_gbp", "indicative_budget_gbp"),
-    "social_care": ("unit_cost",),
-    "send": ("educationelementgbp", "socialcareelementgbp"),
-    "national_opt_out": (),
-}
-
-
 def typed_columns(feed: str) -> str:
-    """SQL select-list items `<col>__d` (date) and `<col>__m` (numeric), NULL when blank or invalid."""
-    items = [f"case when util.is_iso_date(btrim({c})) then btrim({c})::date end as {c}__d"
-             for c in DATE_COLUMNS[feed]]
-    items += [f"case when util.is_money(btrim({c})) then btrim({c})::numeric end as {c}__m"
-              for c in MONEY_COLUMNS[feed]]
+    """SQL select-list items `<col>__<kind>` (see TYPED_KINDS): each value parsed by its util.to_* function, the
+    same function the staging model casts it with; NULL when blank, malformed or out of range."""
+    items = [f"{function}({c}) as {c}__{suffix}" for columns, suffix, function in TYPED_KINDS for c in columns[feed]]
     return ", ".join(items) if items else "null as _none"
 
 

@@ -69,4 +69,64 @@ language sql stable parallel safe as $$
         and pg_input_is_valid(value, 'timestamptz')
 $$;
 
+-- Typed values: the one parse of each kind of value. The loader's row rules (src/ipb/ingest/rules.py) quarantine a
+-- present value these return NULL for, and the dbt staging models cast through the very same functions, so every
+-- value that loads fits the warehouse's types and no later build can fail on it (docs/feed-types.md has the
+-- ranges and why). Each returns NULL when the value is blank, malformed or out of range; surrounding spaces are
+-- ignored. Plain expressions, so that PostgreSQL inlines them (no per-row function call).
+
+-- Money: what util.is_money accepts, with at most 7 digits of pounds (leading zeros aside): -9999999.99 to
+-- 9999999.99, as numeric(9, 2). Negative amounts parse (a row rule names them); the 7 digits keep every derived
+-- amount (a PHB's three amounts summed, a CLD weekly cost x 52.18) far inside the marts' numeric(14, 2).
+-- The return type is plain numeric (PostgreSQL drops a function's type modifier); values always have 2 decimals.
+create or replace function util.to_money(value text) returns numeric
+language sql immutable parallel safe as $$
+    select case
+        when util.is_money(btrim(value)) and length(split_part(ltrim(btrim(value), '-0'), '.', 1)) <= 7
+            then btrim(value)::numeric(9, 2)
+    end
+$$;
+
+-- A number of units a week (CLD Planned_units_per_week): unsigned decimal, rounded to 2 decimals, 0 to 1000
+-- (168 hours a week, several carers at once). The 4-digit check keeps the cast from overflowing; least/nullif
+-- refuses values over 1000 without casting twice.
+create or replace function util.to_units(value text) returns numeric
+language sql immutable parallel safe as $$
+    select case
+        when btrim(value) ~ '^[0-9]+(\.[0-9]+)?$' and length(split_part(ltrim(btrim(value), '0'), '.', 1)) <= 4
+            then nullif(least(btrim(value)::numeric(7, 2), 1000.01), 1000.01)
+    end
+$$;
+
+-- A 0/1 flag (SEN2 PB, OA, DP) as an integer.
+create or replace function util.to_flag(value text) returns integer
+language sql immutable parallel safe as $$
+    select case btrim(value) when '0' then 0 when '1' then 1 end
+$$;
+
+-- A date util.is_iso_date accepts, from 1900-01-01 (no person, plan or budget is older) to 9999-12-31 (four-digit
+-- years: a client such as Python's datetime reads every one, and date arithmetic in the rules stays in range).
+-- Stable, like util.is_iso_date, so that it is inlined.
+create or replace function util.to_date(value text) returns date
+language sql stable parallel safe as $$
+    select case
+        when util.is_iso_date(btrim(value)) and substr(btrim(value), 1, 2) >= '19' collate "C"
+            then btrim(value)::date
+    end
+$$;
+
+-- A timestamp util.is_iso_timestamp accepts, from 1900-01-01 00:00 UTC to before 9999-12-31 00:00 UTC: every
+-- such instant reads back in any time zone as a year 1900-9999 (a later one, e.g. 9999-12-31T23:59-12:00, is year
+-- 10000 in UTC, which clients cannot read); BC dates are refused. greatest/least/nullif clamp and refuse with
+-- one cast instead of three.
+create or replace function util.to_timestamp(value text) returns timestamptz
+language sql stable parallel safe as $$
+    select case
+        when util.is_iso_timestamp(btrim(value))
+            then nullif(least(nullif(greatest(btrim(value)::timestamptz, timestamptz '1899-12-31 23:59:59.999999+00'),
+                timestamptz '1899-12-31 23:59:59.999999+00'), timestamptz '9999-12-31 00:00:00+00'),
+                timestamptz '9999-12-31 00:00:00+00')
+    end
+$$;
+
 grant usage on schema util to public;

@@ -1,4 +1,6 @@
--- Current snapshot of each ICB's personal health budgets: renamed, cast and normalised for linkage.
+-- Current snapshot of each ICB's personal health budgets: renamed, cast and normalised for linkage. Values are cast
+-- by the typed_* macros (util.to_* functions the loader's row rules parse them with), so every loaded value fits
+-- (docs/feed-types.md).
 with
 
 source as (
@@ -15,22 +17,22 @@ renamed as (
         {{ normalise_name('surname') }} as surname,
         {{ normalise_name('forename') }} as forename,
         {{ name_tokens('surname') }} as surname_tokens,
-        date_of_birth::date as birth_date,
+        {{ typed_date('date_of_birth') }} as birth_date,
         {{ unify_sex('sex') }} as sex_code,
         {{ normalise_postcode('postcode') }} as postcode,
         upper(trim(icb_code)) as icb_code,
         nullif(upper(trim(sub_icb_code)), '') as sub_icb_code,
         upper(trim(phb_category)) as phb_category,
-        coalesce(direct_payment_gbp::numeric(12, 2), 0) as direct_payment_gbp,
-        coalesce(notional_gbp::numeric(12, 2), 0) as notional_gbp,
-        coalesce(third_party_gbp::numeric(12, 2), 0) as third_party_gbp,
+        coalesce({{ typed_money('direct_payment_gbp') }}, 0) as direct_payment_gbp,
+        coalesce({{ typed_money('notional_gbp') }}, 0) as notional_gbp,
+        coalesce({{ typed_money('third_party_gbp') }}, 0) as third_party_gbp,
         upper(trim(management_option)) as phb_management_option,
         upper(trim(budget_basis)) as budget_basis,
-        indicative_budget_gbp::numeric(12, 2) as indicative_budget_gbp,
-        care_plan_agreed_date::date as care_plan_agreed_date,
-        start_date::date as start_date,
-        end_date::date as end_date,
-        record_updated_at::timestamptz as record_updated_at,
+        {{ typed_money('indicative_budget_gbp') }} as indicative_budget_gbp,
+        {{ typed_date('care_plan_agreed_date') }} as care_plan_agreed_date,
+        {{ typed_date('start_date') }} as start_date,
+        {{ typed_date('end_date') }} as end_date,
+        {{ typed_timestamp('record_updated_at') }} as record_updated_at,
         _batch_id as batch_id,
         _file_name as source_file_name,
         _row_number as source_row_number,

@@ -1,4 +1,6 @@
--- Current snapshot of each council's EHC plans with their personal budget flags and elements.
+-- Current snapshot of each council's EHC plans with their personal budget flags and elements. Values are cast by
+-- the typed_* macros (util.to_* functions the loader's row rules parse them with), so every loaded value fits
+-- (docs/feed-types.md).
 with
 
 source as (
@@ -19,20 +21,20 @@ renamed as (
         {{ normalise_name('surname') }} as surname,
         {{ normalise_name('forename') }} as forename,
         {{ name_tokens('surname') }} as surname_tokens,
-        personbirthdate::date as birth_date,
+        {{ typed_date('personbirthdate') }} as birth_date,
         {{ unify_sex('sex') }} as sex_code,
         {{ normalise_postcode('postcode') }} as postcode,
-        startdate::date as plan_start_date,
-        ceasedate::date as plan_cease_date,
+        {{ typed_date('startdate') }} as plan_start_date,
+        {{ typed_date('ceasedate') }} as plan_cease_date,
         upper(trim(senprimaryneed)) as sen_primary_need,
-        pb::int as pb,
-        oa::int as oa,
-        dp::int as dp,
-        educationelementgbp::numeric(12, 2) as education_element_gbp,
-        socialcareelementgbp::numeric(12, 2) as social_care_element_gbp,
-        budgetstartdate::date as budget_start_date,
-        budgetenddate::date as budget_end_date,
-        lastupdated::timestamptz as last_updated_at,
+        {{ typed_flag('pb') }} as pb,
+        {{ typed_flag('oa') }} as oa,
+        {{ typed_flag('dp') }} as dp,
+        {{ typed_money('educationelementgbp') }} as education_element_gbp,
+        {{ typed_money('socialcareelementgbp') }} as social_care_element_gbp,
+        {{ typed_date('budgetstartdate') }} as budget_start_date,
+        {{ typed_date('budgetenddate') }} as budget_end_date,
+        {{ typed_timestamp('lastupdated') }} as last_updated_at,
         _batch_id as batch_id,
         _file_name as source_file_name,
         _row_number as source_row_number,

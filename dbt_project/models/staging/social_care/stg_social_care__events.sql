@@ -1,5 +1,7 @@
--- Current snapshot of each council's CLD events: every event kept (Request/Assessment/Review are counted, set
--- aside from budgets); only Service rows with a personal-budget delivery mechanism are budget components.
+-- Current snapshot of each council's CLD events: every event kept (Request/Assessment/Review are counted, set aside
+-- from budgets); only Service rows with a personal-budget delivery mechanism are budget components. Values are cast
+-- by the typed_* macros (util.to_* functions the loader's row rules parse them with), so every loaded value fits
+-- (docs/feed-types.md).
 with
 
 source as (
@@ -19,22 +21,22 @@ renamed as (
         source.la_code as cld_la_code,
         source.la_person_unique_identifier as la_person_id,
         {{ valid_nhs_number('source.nhs_number') }} as nhs_number,
-        source.date_of_birth::date as birth_date,
+        {{ typed_date('source.date_of_birth') }} as birth_date,
         {{ unify_sex('source.gender') }} as sex_code,
         {{ normalise_postcode('source.postcode') }} as postcode,
         source.primary_support_reason,
         source.client_funding_status,
         source.event_type,
-        source.event_start_date::date as event_start_date,
-        source.event_end_date::date as event_end_date,
+        {{ typed_date('source.event_start_date') }} as event_start_date,
+        {{ typed_date('source.event_end_date') }} as event_end_date,
         source.service_type,
         source.service_component,
         source.delivery_mechanism,
-        source.unit_cost::numeric(12, 2) as unit_cost,
+        {{ typed_money('source.unit_cost') }} as unit_cost,
         source.cost_frequency_unit_type as cost_frequency,
-        source.planned_units_per_week::numeric(10, 2) as planned_units_per_week,
-        source.reporting_period_start_date::date as reporting_period_start_date,
-        source.reporting_period_end_date::date as reporting_period_end_date,
+        {{ typed_units('source.planned_units_per_week') }} as planned_units_per_week,
+        {{ typed_date('source.reporting_period_start_date') }} as reporting_period_start_date,
+        {{ typed_date('source.reporting_period_end_date') }} as reporting_period_end_date,
         source._batch_id as batch_id,
         source._file_name as source_file_name,
         source._row_number as source_row_number,
