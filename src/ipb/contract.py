@@ -1,0 +1,91 @@
+"""The feed contract's field lists and code lists, read from the one place they live as data:
+`dbt_project/seeds/contract/*.csv` (dbt loads the same files as seeds, the loader and the generator read them here).
+A deployment that holds the official CLD mapping workbook corrects a CSV, not code (docs/feeds.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+
+def contract_dir() -> Path:
+    from ipb import config
+
+    return config.load().dbt_project_dir / "seeds" / "contract"
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def normalise(name: str) -> str:
+    """FEEDS.md common rule: trim, lower-case, every run of characters other than letters and digits becomes one `_`,
+    leading and trailing `_` dropped. `Cost Frequency (Unit Type)` -> `cost_frequency_unit_type`."""
+    return _NON_ALNUM.sub("_", name.strip().lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class Field:
+    release: str
+    position: int
+    name: str  # as the specification writes it
+    column: str  # normalised: the raw table's column
+    required_in_header: bool
+    kept: bool  # False: dropped at the door (never stored)
+    kind: str  # sender_code, date, money, units, code, nhs_number, local_id, name, postcode, text
+    code_list: str | None
+    confirmed: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class Code:
+    code_list: str
+    spelling: str  # an accepted spelling (the canonical one, or an alias)
+    value: str  # the release's canonical spelling, as stored
+    warehouse_code: str | None
+    confirmed: bool
+    source: str
+
+
+def _rows(file_name: str) -> list[dict[str, str]]:
+    with (contract_dir() / file_name).open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _bool(text: str) -> bool:
+    return text.strip().lower() == "true"
+
+
+@cache
+def cld_fields(release: str = "R2") -> tuple[Field, ...]:
+    fields = tuple(
+        Field(r["release"], int(r["position"]), r["field"], r["column_name"], _bool(r["required_in_header"]),
+              _bool(r["kept"]), r["kind"], r["code_list"] or None, _bool(r["confirmed"]), r["source"])
+        for r in _rows("cld_fields.csv") if r["release"] == release
+    )
+    bad = [f.name for f in fields if normalise(f.name) != f.column]
+    if bad:
+        raise ValueError(f"cld_fields.csv: column_name is not the normalised field name for {bad}")
+    return tuple(sorted(fields, key=lambda f: f.position))
+
+
+@cache
+def codes(code_list: str) -> tuple[Code, ...]:
+    found = tuple(Code(r["code_list"], r["spelling"], r["value"], r["warehouse_code"] or None, _bool(r["confirmed"]),
+                       r["source"]) for r in _rows("cld_codes.csv") if r["code_list"] == code_list)
+    if not found:
+        raise KeyError(f"no code list {code_list!r} in cld_codes.csv")
+    return found
+
+
+def canonical_values(code_list: str) -> tuple[str, ...]:
+    """The canonical spellings of a code list, in file order, without repeats."""
+    return tuple(dict.fromkeys(c.value for c in codes(code_list)))
+
+
+def accepted_spellings(code_list: str) -> tuple[str, ...]:
+    """Every accepted spelling, normalised for comparison (trimmed, lower case)."""
+    return tuple(dict.fromkeys(c.spelling.strip().lower() for c in codes(code_list)))
