@@ -6,8 +6,10 @@ Call `apply()` before importing anything from Airflow: Airflow reads its configu
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
+from pathlib import Path
 
 from ipb.config import Settings
 
@@ -43,9 +45,36 @@ def environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+# Local only (not in `environment()`, which the Docker deployment mirrors; its containers own their volumes):
+# task log folders and files Airflow creates are private to the user running the pipeline.
+PRIVATE_LOG_PERMISSIONS = {
+    "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
+    "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
+}
+
+
+def make_private(folder: Path) -> None:
+    """Create `folder` 0700 and take group/other permissions off everything already in it (metadata DB, logs)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for path in (folder, *folder.rglob("*")):
+        try:
+            st = path.lstat()
+            if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o077:
+                path.chmod(stat.S_IMODE(st.st_mode) & 0o700)
+        except OSError:  # vanished meanwhile, or not ours: nothing to tighten
+            continue
+
+
 def apply(settings: Settings) -> None:
-    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    """Airflow's environment into this process; its home (SQLite metadata, logs) private to this user."""
+    from ipb import warehouse
+
+    if settings.airflow_home.is_relative_to(settings.state_dir):
+        warehouse.secure_state_dir(settings)
+    make_private(settings.airflow_home)
     os.environ.update(environment(settings))
+    for key, value in PRIVATE_LOG_PERMISSIONS.items():
+        os.environ.setdefault(key, value)
 
 
 def migrate(settings: Settings) -> None:
@@ -60,5 +89,7 @@ def migrate(settings: Settings) -> None:
         check=True,
         capture_output=True,
         env=os.environ.copy(),
+        umask=0o077,  # airflow.db and its first logs: 0600
     )
     marker.write_text("ok\n")
+    make_private(settings.airflow_home)

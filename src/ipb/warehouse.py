@@ -41,7 +41,13 @@ SERVER_OPTIONS = {
     "max_wal_senders": "0",
     "max_connections": "200",
     "password_encryption": "scram-sha-256",
+    # A client killed mid-query (a stopped `ipb run`) has its query cancelled within seconds instead of running on.
+    "client_connection_check_interval": "2s",
 }
+
+# The only variables the server processes (initdb, pg_ctl, postgres) inherit from the process that starts them:
+# a shell holding IPB_PSEUDONYM_KEY, AIRFLOW_CONN_* or a password must not leave it in /proc/<pid>/environ.
+SERVER_ENV_ALLOWED = ("PATH", "LANG", "LANGUAGE", "TZ", "TZDIR", "TMPDIR")
 
 
 class WarehouseError(RuntimeError):
@@ -80,7 +86,7 @@ def _password(settings: Settings) -> str:
     path = _secret_file(settings)
     if path.exists():
         return path.read_text().strip()
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    secure_state_dir(settings)
     value = secrets.token_urlsafe(24)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -105,11 +111,42 @@ def redact(url: str) -> str:
     return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
 
 
-def _run(args: list[str], *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def server_environment(settings: Settings) -> dict[str, str]:
+    """The scrubbed environment of the embedded server: PATH, locale, time zone, a HOME and PGDATA; no secret."""
+    env = {k: v for k, v in os.environ.items()
+           if k in SERVER_ENV_ALLOWED or (k.startswith("LC_") and k.isupper())}
+    env.setdefault("PATH", os.defpath)
+    home = str(settings.pgdata)
+    if _as_root():
+        import pwd
+
+        try:
+            home = pwd.getpwnam(SYSTEM_USER).pw_dir
+        except KeyError:
+            pass
+    else:
+        home = os.environ.get("HOME", home)
+    env["HOME"] = home
+    env["PGDATA"] = str(settings.pgdata)
+    return env
+
+
+def _run(args: list[str], settings: Settings, *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     kwargs: dict = {}
     if _as_root():
         kwargs["user"] = SYSTEM_USER
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False,
+                          env=server_environment(settings), umask=0o077, **kwargs)
+
+
+def secure_state_dir(settings: Settings) -> None:
+    """The local state folder (pgdata, the warehouse password, Airflow's home, landed files) is private: 0700,
+    or 0711 under root, where the server's own OS user must still pass through it to reach pgdata."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.chmod(settings.state_dir, 0o711 if _as_root() and settings.is_embedded else 0o700)
+    except PermissionError:  # a state folder owned by someone else: leave it, the files in it are still 0600
+        pass
 
 
 def _prepare_root_permissions(settings: Settings) -> None:
@@ -127,6 +164,7 @@ def _prepare_root_permissions(settings: Settings) -> None:
     ensure_folder_permissions(bin_dir.parent / "lib", 0o444)
     os.chown(settings.pgdata, pw.pw_uid, pw.pw_gid)
     os.chmod(settings.pgdata, 0o700)
+    secure_state_dir(settings)  # ensure_prefix_permissions opened it to g+rx,o+rx; traversal is all it needs
 
 
 def _initdb(settings: Settings) -> None:
@@ -156,6 +194,7 @@ def _initdb(settings: Settings) -> None:
                 "--encoding=UTF8",
                 "--locale=C",
             ],
+            settings,
             timeout=180,
         )
     finally:
@@ -245,6 +284,7 @@ def start(settings: Settings) -> Status:
         _wait_ready(admin_url(settings), timeout=10)
         return status(settings)
     if _postmaster_pid(settings) is None:
+        secure_state_dir(settings)
         _initdb(settings)
         if _as_root():
             _prepare_root_permissions(settings)
@@ -259,6 +299,7 @@ def start(settings: Settings) -> Status:
         result = _run(
             [str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60", "-l", str(log),
              "-o", opts, "start"],
+            settings,
             timeout=90,
         )
         if result.returncode != 0:
@@ -277,7 +318,8 @@ def stop(settings: Settings) -> Status:
     if not settings.is_embedded:
         return Status(False, False, redact(settings.external_url or ""), "external warehouse: not stopped by ipb")
     if _postmaster_pid(settings) is not None:
-        result = _run([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-m", "fast", "stop"], timeout=90)
+        result = _run([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-m", "fast", "stop"], settings,
+                      timeout=90)
         if result.returncode != 0 and _postmaster_pid(settings) is not None:
             raise WarehouseError(f"could not stop the embedded PostgreSQL: {result.stderr.strip()}")
     return status(settings)

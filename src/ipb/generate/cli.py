@@ -18,6 +18,7 @@ def generate(
 ) -> None:
     """Generate one night of nhs_phb, social_care and send files plus the national opt-out list."""
     from rich.console import Console
+    from rich.markup import escape
 
     from ipb.generate.night import GenerateError, generate_night
 
@@ -25,13 +26,13 @@ def generate(
     try:
         s = generate_night(date, people, out, seed=seed, defects=defects, truth_dir=truth)
     except GenerateError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}")
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     console.print(f"wrote {len(s.files)} files to {s.out_dir}: " + ", ".join(f"{k} {v} rows" for k, v in s.rows.items())
-                  + f", {s.opted_out} opted out")
+                  + f", {s.opted_out} opted out", markup=False)
     if s.row_defects or s.file_defects:
         console.print(f"defects: {sum(s.row_defects.values())} rows in {len(s.row_defects)} classes, "
                       f"{len(s.file_defects)} file-level")
     if s.truth_dir:
-        console.print(f"truth in {s.truth_dir}")
+        console.print(f"truth in {s.truth_dir}", markup=False)
     print(json.dumps({"rows": s.rows, "files": len(s.files), "row_defects": sum(s.row_defects.values())}))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console(highlight=False, soft_wrap=True)
@@ -21,24 +22,25 @@ def load(
     from ipb.ingest import load_file
 
     if feed not in feeds.LOADABLE:
-        err.print(f"error: unknown feed {feed!r}; expected one of {', '.join(sorted(feeds.LOADABLE))}")
+        err.print(escape(f"error: unknown feed {feed!r}; expected one of {', '.join(sorted(feeds.LOADABLE))}"))
         raise typer.Exit(2)
     try:
         result = load_file(feed, file)
     except config.ConfigError as exc:
-        err.print(f"error: {exc}")
+        err.print(f"error: {escape(str(exc))}")
         raise typer.Exit(2) from None
     if result.status == "rejected":
-        err.print(f"rejected {result.file_name}: {result.reason_code}: {result.reason}")
+        # File names and headers come from senders: printed as they are, never read as Rich markup.
+        err.print(f"rejected {result.file_name}: {result.reason_code}: {result.reason}", markup=False)
         raise typer.Exit(1)
-    table = Table(title=f"{result.file_name}: {result.status} (batch {result.batch_id})", show_header=False)
+    table = Table(title=escape(f"{result.file_name}: {result.status} (batch {result.batch_id})"), show_header=False)
     table.add_row("rows in file", str(result.rows_in_file))
     table.add_row("rows loaded", str(result.rows_loaded))
     table.add_row("rows quarantined", str(result.rows_quarantined))
     if result.rows_set_aside:
         table.add_row("of loaded, set aside (not Service events)", str(result.rows_set_aside))
     for code, n in result.quarantine_reasons.items():
-        table.add_row(f"  quarantined: {code}", str(n))
+        table.add_row(escape(f"  quarantined: {code}"), str(n))
     if result.status == "duplicate":
-        table.add_row("note", result.reason or "")
+        table.add_row("note", escape(result.reason or ""))
     console.print(table)
