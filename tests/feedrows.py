@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 from ipb import feeds
+from ipb.contract import normalise
 
 
 def nhs_number(seed: int) -> str:
@@ -35,18 +36,22 @@ def phb(i: int, **over: str) -> dict[str, str]:
 
 
 def social_care(i: int, **over: str) -> dict[str, str]:
+    """A CLD Release 2 service row, keyed by the specification's field names. Overrides may use any spelling that
+    normalises to a field (`Unit_Cost=...` sets `Unit Cost`)."""
     row = {
-        "LA_Code": "886", "LA_Person_Unique_Identifier": f"KCC{i:07d}", "NHS_Number": nhs_number(i + 500000),
-        "Date_of_Birth": "1948-07-09", "Gender": "1", "Postcode": "CT1 2YY",
-        "Primary_Support_Reason": "Physical support: personal care support",
-        "Client_Funding_Status": "Fully social care funded", "Event_Type": "Service",
-        "Event_Reference": f"EV{i:08d}", "Event_Start_Date": "2025-04-01", "Event_End_Date": "",
-        "Service_Type": "Long term support: community", "Service_Component": "Home support or domiciliary care",
-        "Delivery_Mechanism": "CASSR managed personal budget", "Unit_Cost": "24.50",
-        "Cost_Frequency_Unit_Type": "Hourly", "Planned_units_per_week": "10",
-        "Reporting_Period_Start_Date": "2026-10-01", "Reporting_Period_End_Date": "2026-12-31",
+        "LA Code": "886", "LA Person Unique Identifier": f"KCC{i:07d}", "NHS Number": nhs_number(i + 500000),
+        "Date of Birth": "1948-07-09", "Gender": "Male", "Postcode": "CT1 2YY", "Client Type": "Service user",
+        "Primary Support Reason": "Physical support: Personal care support",
+        "Client Funding Status": "Fully social care funded", "Event Type": "Service",
+        "Event Reference": f"EV{i:08d}", "Event Start Date": "2025-04-01", "Event End Date": "",
+        "Service Type": "Long term support: Community", "Service Component": "Home support or domiciliary care",
+        "Delivery Mechanism": "CASSR managed personal budget", "Unit Cost": "24.50",
+        "Cost Frequency (Unit Type)": "Hourly", "Planned units per week": "10",
+        "Reporting Period Start Date": "2025-12-01", "Reporting Period End Date": "2026-11-30",
     }
-    row.update(over)
+    by_column = {normalise(f): f for f in feeds.SOCIAL_CARE.columns + feeds.SOCIAL_CARE.dropped}
+    for key, value in over.items():
+        row[by_column.get(normalise(key), key)] = value
     return row
 
 

@@ -63,7 +63,6 @@ ROW_CASES = [
     ("nhs_phb", "QKS", {"end_date": "2024-01-01"}, "end_before_start"),
     ("social_care", "886", {"Date_of_Birth": "2010-01-01"}, "age_out_of_range"),
     ("social_care", "886", {"Planned_units_per_week": ""}, "invalid_units"),
-    ("social_care", "886", {"NHS_Number": "1234567890"}, "invalid_nhs_number"),
     ("social_care", "886", {"Delivery_Mechanism": "Cash"}, "invalid_code"),
     ("social_care", "886", {"Unit_Cost": ""}, "missing_required"),
     ("social_care", "886", {"LA_Code": "850"}, "sender_mismatch"),

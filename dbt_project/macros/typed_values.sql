@@ -16,9 +16,9 @@
     util.to_units({{ expr }})::numeric(10, 2)
 {%- endmacro %}
 
-{#- A calendar date, 1900-01-01 to 9999-12-31. -#}
-{% macro typed_date(expr) -%}
-    util.to_date({{ expr }})
+{#- A calendar date, 1900-01-01 to 9999-12-31, in the file's detected format (raw `_date_format`: iso or dmy). -#}
+{% macro typed_date(expr, date_format='_date_format') -%}
+    util.to_date({{ expr }}, {{ date_format }})
 {%- endmacro %}
 
 {#- A timestamp with time zone, 1900-01-01 to before 9999-12-31 UTC. -#}

@@ -5,17 +5,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ipb import contract
+from ipb.contract import normalise
+
 
 @dataclass(frozen=True)
 class Feed:
     name: str  # nhs_phb, social_care, send
-    columns: tuple[str, ...]  # header exactly as the contract spells it
+    columns: tuple[str, ...]  # the columns kept, as the contract spells their header (matched by normalised name)
     sender_column: str | None  # column that must equal the sender code in the file name
     sender_kind: str | None  # which reference code names the sender: icb_code, cld_la_code, dfe_la_number
-    key_column: str  # unique within a file, stable across extracts
+    key_column: str | None  # unique within a file, stable across extracts (None: the feed has no reliable key)
     funder_label: str
     # A full snapshot with no rows is an export failure for a feed; for the opt-out list it means nobody opted out.
     allow_no_rows: bool = False
+    # Columns the release knows that the warehouse does not need: dropped at the door, never stored (minimisation).
+    dropped: tuple[str, ...] = ()
+    # Columns that must be in the header; None: every kept column.
+    required: tuple[str, ...] | None = None
+
+    @property
+    def raw_columns(self) -> tuple[str, ...]:
+        return tuple(raw_column(c) for c in self.columns)
+
+    @property
+    def required_raw_columns(self) -> tuple[str, ...]:
+        return tuple(raw_column(c) for c in (self.columns if self.required is None else self.required))
+
+    @property
+    def dropped_raw_columns(self) -> tuple[str, ...]:
+        return tuple(raw_column(c) for c in self.dropped)
 
     @property
     def raw_table(self) -> str:
@@ -35,8 +54,9 @@ class Feed:
 
 
 def raw_column(header: str) -> str:
-    """Column name in the raw table: the contract's header in lower case (PostgreSQL folds names)."""
-    return header.lower()
+    """Column name in the raw table: the header's normalised name (FEEDS.md common rules), so `Cost Frequency (Unit
+    Type)`, `cost_frequency_unit_type` and `COST FREQUENCY (UNIT TYPE)` are one column."""
+    return normalise(header)
 
 
 NHS_PHB = Feed(
@@ -53,19 +73,17 @@ NHS_PHB = Feed(
     funder_label="health",
 )
 
+# CLD Release 2 as councils submit it: the field list is data (dbt_project/seeds/contract/cld_fields.csv).
+_CLD = contract.cld_fields("R2")
 SOCIAL_CARE = Feed(
     name="social_care",
-    columns=(
-        "LA_Code", "LA_Person_Unique_Identifier", "NHS_Number", "Date_of_Birth", "Gender", "Postcode",
-        "Primary_Support_Reason", "Client_Funding_Status", "Event_Type", "Event_Reference",
-        "Event_Start_Date", "Event_End_Date", "Service_Type", "Service_Component", "Delivery_Mechanism",
-        "Unit_Cost", "Cost_Frequency_Unit_Type", "Planned_units_per_week",
-        "Reporting_Period_Start_Date", "Reporting_Period_End_Date",
-    ),
-    sender_column="LA_Code",
+    columns=tuple(f.name for f in _CLD if f.kept),
+    sender_column="LA Code",
     sender_kind="cld_la_code",
-    key_column="Event_Reference",
+    key_column=None,  # Event Reference is optional and not reliable: the event key is derived in staging
     funder_label="social_care",
+    dropped=tuple(f.name for f in _CLD if not f.kept),
+    required=tuple(f.name for f in _CLD if f.required_in_header),
 )
 
 SEND = Feed(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import BinaryIO
 
+from ipb.contract import normalise
 from ipb.feeds import Feed
 
 CHUNK = 1 << 20
@@ -53,6 +54,14 @@ class FileFacts:
     size: int
     header: list[str]
     header_bytes: int  # bytes up to and including the header line ending (after any BOM)
+    # Per position in the file: the raw column it loads into, or None for a known column dropped at the door.
+    file_columns: tuple[str | None, ...] = ()
+    date_format: str = "iso"  # 'iso' (YYYY-MM-DD) or 'dmy' (DD/MM/YYYY), detected from the file
+
+    @property
+    def dropped(self) -> list[str]:
+        """The normalised names of the file's columns that were dropped at the door."""
+        return [normalise(h) for h, c in zip(self.header, self.file_columns, strict=True) if c is None]
 
 
 def parse_name(feed: Feed, file_name: str, today: date | None = None) -> FileName:
@@ -154,13 +163,52 @@ def inspect(stream: BinaryIO, feed: Feed) -> FileFacts:
         header = next(csv.reader([header_line.rstrip("\r")], strict=True), [])
     except csv.Error:
         raise FileRejected("bad_header", "the header line is not valid CSV (broken quoting)") from None
-    _check_header(feed, header)
+    file_columns = _check_header(feed, header)
     no_rows = line_end < 0 or not text[line_end + 1:].strip() and size <= len(first)
     if no_rows and not feed.allow_no_rows:
         raise FileRejected("no_data_rows", "the file has a header but no data rows: a full snapshot cannot be empty")
     _check_not_truncated(last, encoding, len(header))
+    date_format = _detect_date_format(feed, file_columns, text[line_end + 1:] if line_end >= 0 else "",
+                                      complete=size <= len(first))
     return FileFacts(sha.hexdigest(), encoding, has_bom, size, header,
-                     header_bytes + (len(BOM) if has_bom else 0))
+                     header_bytes + (len(BOM) if has_bom else 0), file_columns, date_format)
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DMY_DATE = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}")
+
+
+def _detect_date_format(feed: Feed, file_columns: tuple[str | None, ...], sample: str, complete: bool) -> str:
+    """One file, one date format (FEEDS.md common rules): ISO YYYY-MM-DD or DD/MM/YYYY, decided from the date
+    columns of the file's first 64 KiB. A file whose dates fit neither is refused (`date_format`); a date that does
+    not fit the file's format is a quarantined row (`invalid_date`)."""
+    from ipb.ingest.rules import DATE_COLUMNS
+
+    positions = [i for i, c in enumerate(file_columns) if c in DATE_COLUMNS.get(feed.name, ())]
+    if not positions:
+        return "iso"
+    lines = sample.splitlines()
+    if not complete and lines:
+        lines = lines[:-1]  # the sample may end mid-record
+    iso = dmy = other = 0
+    try:
+        for record in csv.reader(lines):
+            for i in positions:
+                value = record[i].strip() if i < len(record) else ""
+                if not value:
+                    continue
+                if _ISO_DATE.fullmatch(value):
+                    iso += 1
+                elif _DMY_DATE.fullmatch(value):
+                    dmy += 1
+                else:
+                    other += 1
+    except csv.Error:
+        return "iso"  # broken quoting is found and handled by the load itself
+    if other and not (iso or dmy):
+        raise FileRejected("date_format", "the date columns are neither YYYY-MM-DD nor DD/MM/YYYY: re-export the "
+                           "dates in one of the two formats")
+    return "dmy" if dmy > iso else "iso"
 
 
 def _line_of(stream: BinaryIO, offset: int | None) -> int:
@@ -184,17 +232,20 @@ def _line_of(stream: BinaryIO, offset: int | None) -> int:
 _NAMEABLE = re.compile(r"[A-Za-z][A-Za-z _()/:.-]{0,39}[A-Za-z0-9)]?")
 
 
-def _describe_columns(header: list[str], cells: list[str]) -> str:
-    named = [repr(c) if _NAMEABLE.fullmatch(c.strip()) else f"column {header.index(c) + 1}" for c in cells]
+def _describe_columns(header: list[str], positions: list[int]) -> str:
+    named = [repr(header[i].strip()) if _NAMEABLE.fullmatch(header[i].strip()) else f"column {i + 1}"
+             for i in positions]
     return "[" + ", ".join(named) + "]"
 
 
-def _check_header(feed: Feed, header: list[str]) -> None:
-    expected = list(feed.columns)
-    if header == expected:
-        return
-    known = [c for c in header if c in expected]
-    if len(known) * 2 < len(expected):
+def _check_header(feed: Feed, header: list[str]) -> tuple[str | None, ...]:
+    """Match the header by normalised name (FEEDS.md common rules): any order, optional columns may be absent,
+    known columns the warehouse does not need are dropped. Returns, per position, the raw column or None (dropped)."""
+    names = [normalise(h) for h in header]
+    kept, dropped, required = set(feed.raw_columns), set(feed.dropped_raw_columns), feed.required_raw_columns
+    known = [n for n in names if n in kept or n in dropped]
+    missing = [c for c, n in zip(feed.required or feed.columns, required, strict=True) if n not in names]
+    if len(known) * 2 < len(names) and missing:
         # Not this feed's header at all: most likely the header row is missing and this is a person's row.
         # Nothing of it is quoted.
         raise FileRejected(
@@ -202,23 +253,25 @@ def _check_header(feed: Feed, header: list[str]) -> None:
             f"the first line is not this feed's header ({len(known)} of its {len(header)} fields are contract "
             f"column names): is the header row missing, or is this another feed's file?",
         )
-    extra = [c for c in header if c not in expected]
-    missing = [c for c in expected if c not in header]
+    unknown = [i for i, n in enumerate(names) if n not in kept and n not in dropped]
     # The contract's column names are metadata, safe to name; the file's unknown cells only when they look like
     # column names (see _NAMEABLE).
-    if extra and missing:
+    if unknown and missing:
         raise FileRejected(
             "header_mismatch",
-            f"header differs from the contract: unexpected {_describe_columns(header, extra)}, missing {missing}",
+            f"header differs from the contract: unexpected {_describe_columns(header, unknown)}, missing {missing}",
         )
-    if extra:
+    if unknown:
         raise FileRejected(
             "extra_columns",
-            f"unexpected column(s) {_describe_columns(header, extra)}: schema drift is not loaded silently",
+            f"unexpected column(s) {_describe_columns(header, unknown)}: schema drift is not loaded silently",
         )
     if missing:
         raise FileRejected("missing_columns", f"missing required column(s) {missing}")
-    raise FileRejected("header_mismatch", "the contract's columns are present but duplicated or out of order")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise FileRejected("header_mismatch", f"column(s) {repeated} appear more than once in the header")
+    return tuple(n if n in kept else None for n in names)
 
 
 _NEWLINE = re.compile(r"\r?\n$")

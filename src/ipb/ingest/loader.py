@@ -24,12 +24,12 @@ from ipb.ingest.filecheck import CHUNK, FileFacts, FileRejected, inspect, parse_
 log = logging.getLogger(__name__)
 
 LINEAGE = ("_batch_id", "_file_name", "_file_checksum", "_row_number", "_loaded_at", "_sender_code", "_extract_date",
-           "_row_hash")
+           "_date_format", "_row_hash")
 
 
 def _row_hash_expr(feed: Feed) -> sql.Composable:
     """md5 of the row's own columns as sent (NULL kept apart from every value): equal rows, equal hashes."""
-    parts = [sql.SQL("coalesce({}, E'\\x1e')").format(sql.Identifier(raw_column(c))) for c in feed.columns]
+    parts = [sql.SQL("coalesce({}, E'\\x1e')").format(sql.Identifier(c)) for c in feed.raw_columns]
     return sql.SQL("md5({})::uuid").format(sql.SQL(" || E'\\x1f' || ").join(parts))
 
 
@@ -47,6 +47,7 @@ class LoadResult:
     rows_quarantined: int = 0
     rows_set_aside: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    dropped_columns: list[str] = field(default_factory=list)  # known columns not kept (data minimisation)
 
     @property
     def accepted(self) -> bool:
@@ -58,20 +59,31 @@ class LoadResult:
 
 def _ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
     # DDL only when missing: even an "if not exists" takes locks that can deadlock with autovacuum.
-    exists, has_hash = conn.execute(
-        "select to_regclass(%s) is not null and to_regclass(%s) is not null,"
-        " exists (select 1 from pg_attribute where attrelid = to_regclass(%s) and attname = '_row_hash')",
-        (f"raw.{feed.name}", f"raw.{feed.name}_batch_brin", f"raw.{feed.name}")).fetchone()
+    exists, has_brin = conn.execute("select to_regclass(%s) is not null, to_regclass(%s) is not null",
+                                    (f"raw.{feed.name}", f"raw.{feed.name}_batch_brin")).fetchone()
     table = sql.Identifier("raw", feed.name)
-    if exists and has_hash:
-        return
     if exists:
-        # A warehouse from before row hashes: add the column once (PostgreSQL computes it for the rows there).
-        conn.execute(sql.SQL("alter table {} add column if not exists _row_hash uuid generated always as ({}) stored")
-                     .format(table, _row_hash_expr(feed)))
-        return
+        have = {r[0] for r in conn.execute(
+            "select attname from pg_attribute where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped",
+            (f"raw.{feed.name}",))}
+        missing = [c for c in feed.raw_columns if c not in have]
+        if has_brin and not missing and {"_row_hash", "_date_format"} <= have:
+            return
+        # A warehouse from an earlier contract: add the new columns (NULL for rows already loaded) and the row hash
+        # over the full column list, once.
+        for column in missing:
+            conn.execute(sql.SQL("alter table {} add column {} text").format(table, sql.Identifier(column)))
+        if "_date_format" not in have:
+            conn.execute(sql.SQL("alter table {} add column _date_format text default "
+                                 "nullif(current_setting('ipb.date_format', true), '')").format(table))
+        if missing or "_row_hash" not in have:
+            conn.execute(sql.SQL("alter table {} drop column if exists _row_hash").format(table))
+            conn.execute(sql.SQL("alter table {} add column _row_hash uuid generated always as ({}) stored")
+                         .format(table, _row_hash_expr(feed)))
+        if has_brin:
+            return
     seq = sql.Identifier("raw", f"{feed.name}_row_seq")
-    cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(raw_column(c))) for c in feed.columns)
+    cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in feed.raw_columns)
     # Lineage columns default from transaction-local settings, so a plain COPY of the file's own columns
     # fills them; _row_number counts rows in file order from a per-feed sequence (loads of a feed are serialised).
     conn.execute(sql.SQL("create sequence if not exists {} cache 1").format(seq))
@@ -85,6 +97,7 @@ def _ensure_raw_table(conn: psycopg.Connection, feed: Feed) -> None:
                 _loaded_at timestamptz not null default now(),
                 _sender_code text default nullif(current_setting('ipb.sender'), ''),
                 _extract_date date not null default current_setting('ipb.extract_date')::date,
+                _date_format text default nullif(current_setting('ipb.date_format', true), ''),
                 {cols},
                 _row_hash uuid generated always as ({row_hash}) stored
             )"""
@@ -192,15 +205,17 @@ def _load_checked(feed: Feed, path: Path, file_name: str, name, facts: FileFacts
             return LoadResult(feed.name, file_name, "duplicate", batch_id, facts.checksum, "already_loaded",
                               f"same checksum as loaded batch {done[0]}")
         _ensure_raw_table(conn, feed)
-        params = {"sender": name.sender or "", "known_senders": known, "known_sub_icbs": sorted(ref.sub_icb_codes)}
+        params = {"sender": name.sender or "", "known_senders": known, "known_sub_icbs": sorted(ref.sub_icb_codes),
+                  **rules.code_list_params(feed.name)}
         fingerprint = _rules_fingerprint(feed, params)
         batch_id = conn.execute(
             """insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status, run_id,
-                   rules_fingerprint)
-               values (%s, %s, %s, %s, %s, 'loading', %s, %s) returning batch_id""",
-            (feed.name, name.sender, name.extract_date, file_name, facts.checksum, run_id, fingerprint),
+                   rules_fingerprint, dropped_columns_list, date_format)
+               values (%s, %s, %s, %s, %s, 'loading', %s, %s, %s, %s) returning batch_id""",
+            (feed.name, name.sender, name.extract_date, file_name, facts.checksum, run_id, fingerprint,
+             ",".join(facts.dropped) or None, facts.date_format),
         ).fetchone()[0]
-        result = LoadResult(feed.name, file_name, "loaded", batch_id, facts.checksum)
+        result = LoadResult(feed.name, file_name, "loaded", batch_id, facts.checksum, dropped_columns=facts.dropped)
         _copy(conn, feed, path, file_name, facts, batch_id, name.sender, name.extract_date, result)
         params["batch"] = batch_id
         params["known_good"] = _known_good_batch(conn, feed, name.sender, fingerprint, batch_id)
@@ -214,41 +229,55 @@ def _load_checked(feed: Feed, path: Path, file_name: str, name, facts: FileFacts
     return result
 
 
-def _set_lineage(conn: psycopg.Connection, feed: Feed, batch_id: int, file_name: str, checksum: str,
+def _set_lineage(conn: psycopg.Connection, feed: Feed, batch_id: int, file_name: str, facts: FileFacts,
                  sender: str | None, extract_date) -> None:
     conn.execute(
         """select set_config('ipb.batch_id', %s, true), set_config('ipb.file_name', %s, true),
                   set_config('ipb.checksum', %s, true), set_config('ipb.sender', %s, true),
-                  set_config('ipb.extract_date', %s, true),
+                  set_config('ipb.extract_date', %s, true), set_config('ipb.date_format', %s, true),
                   set_config('ipb.row_base', nextval(%s)::text, true)""",
-        (str(batch_id), file_name, checksum, sender or "", extract_date.isoformat(), f"raw.{feed.name}_row_seq"),
+        (str(batch_id), file_name, facts.checksum, sender or "", extract_date.isoformat(), facts.date_format,
+         f"raw.{feed.name}_row_seq"),
     )
 
 
 def _copy(conn: psycopg.Connection, feed: Feed, path: Path, file_name: str, facts: FileFacts, batch_id: int,
           sender: str | None, extract_date, result: LoadResult) -> None:
-    _set_lineage(conn, feed, batch_id, file_name, facts.checksum, sender, extract_date)
-    cols = [raw_column(c) for c in feed.columns]
-    col_sql = sql.SQL(", ").join(map(sql.Identifier, cols))
+    _set_lineage(conn, feed, batch_id, file_name, facts, sender, extract_date)
     encoding = "WIN1252" if facts.encoding == "windows-1252" else "UTF8"
+    dropping = None in facts.file_columns
+    # The file's columns in its own order. Columns dropped at the door go to a transaction-local table that is
+    # never stored: only the kept columns are copied on into raw.
+    target = sql.Identifier("ipb_landed") if dropping else sql.Identifier("raw", feed.name)
+    names = [c or f"_dropped_{i}" for i, c in enumerate(facts.file_columns)]
+    col_sql = sql.SQL(", ").join(map(sql.Identifier, names))
     stmt = sql.SQL(
         "copy {} ({}) from stdin with (format csv, encoding {}, force_null ({}))"
-    ).format(sql.Identifier("raw", feed.name), col_sql, sql.Literal(encoding), col_sql)
+    ).format(target, col_sql, sql.Literal(encoding), col_sql)
     try:
         with conn.transaction(), conn.cursor() as cur:
+            if dropping:
+                cur.execute(sql.SQL("create temp table ipb_landed (_n bigint generated always as identity, {})"
+                                    " on commit drop").format(
+                    sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(n)) for n in names)))
             # Fast path: the file's bytes go straight to COPY, after the header (and BOM).
             with cur.copy(stmt) as copy, path.open("rb") as fh:
                 fh.seek(facts.header_bytes)
                 for chunk in iter(lambda: fh.read(CHUNK), b""):
                     copy.write(chunk)
             result.rows_in_file = cur.rowcount
+            if dropping:
+                kept = sql.SQL(", ").join(sql.Identifier(c) for c in facts.file_columns if c)
+                cur.execute(sql.SQL("insert into {} (_row_number, {}) select _n, {} from ipb_landed").format(
+                    sql.Identifier("raw", feed.name), kept, kept))
+                cur.execute("drop table ipb_landed")
         return
     except psycopg.errors.DataError:
         # A row with the wrong number of fields, broken quoting or a NUL byte stops COPY; fall back to parsing each
         # record so that the good rows still load and each bad one is quarantined with its row number. (The
         # server's message quotes the row, so it is never logged.)
         log.info("%s: a malformed row stopped COPY; loading record by record", file_name)
-    _set_lineage(conn, feed, batch_id, file_name, facts.checksum, sender, extract_date)
+    _set_lineage(conn, feed, batch_id, file_name, facts, sender, extract_date)
     _copy_record_by_record(conn, feed, path, file_name, facts, batch_id, result)
 
 
@@ -285,8 +314,9 @@ def _record_problem(record: list[str], n: int) -> str | None:
 
 def _copy_record_by_record(conn: psycopg.Connection, feed: Feed, path: Path, file_name: str, facts: FileFacts,
                            batch_id: int, result: LoadResult) -> None:
-    n = len(feed.columns)
-    cols = ["_row_number"] + [raw_column(c) for c in feed.columns]
+    n = len(facts.file_columns)
+    keep = [i for i, c in enumerate(facts.file_columns) if c]  # positions of the kept columns
+    cols = ["_row_number"] + [facts.file_columns[i] for i in keep]
     stmt = sql.SQL("copy {} ({}) from stdin").format(
         sql.Identifier("raw", feed.name), sql.SQL(", ").join(map(sql.Identifier, cols))
     )
@@ -299,7 +329,7 @@ def _copy_record_by_record(conn: psycopg.Connection, feed: Feed, path: Path, fil
                 if problem:
                     problems.append((row_number, problem, len(record)))
                     continue
-                copy.write_row([row_number] + [v if v != "" else None for v in record])
+                copy.write_row([row_number] + [record[i] if record[i] != "" else None for i in keep])
     except (csv.Error, UnicodeDecodeError):
         raise FileRejected("malformed_csv", f"CSV quoting is broken near data row {row_number + 1} (an unclosed "
                            "quote, or a field over 16 MiB): the rest of the file cannot be read",
@@ -320,7 +350,7 @@ def _copy_record_by_record(conn: psycopg.Connection, feed: Feed, path: Path, fil
 def _quarantine_oversized(conn: psycopg.Connection, feed: Feed, params: dict) -> None:
     """Rows COPY took whole but with a field longer than any value of the contract: quarantined with their
     reason (the record-by-record path does the same as it parses). The record is not kept."""
-    cols = [sql.Identifier(raw_column(c)) for c in feed.columns]
+    cols = [sql.Identifier(c) for c in feed.raw_columns]
     too_long = sql.SQL(" or ").join(sql.SQL("length({}) > {}").format(c, sql.Literal(MAX_FIELD_CHARS)) for c in cols)
     conn.execute(
         sql.SQL(
@@ -340,6 +370,8 @@ def _quarantine_oversized(conn: psycopg.Connection, feed: Feed, params: dict) ->
 
 
 def _quarantine_duplicates(conn: psycopg.Connection, feed: Feed, params: dict) -> None:
+    if feed.key_column is None:
+        return  # no reliable key (CLD): exact repeats are separate events, the key is derived in staging
     key = sql.Identifier(raw_column(feed.key_column))
     table = sql.Identifier("raw", feed.name)
     dup_keys = conn.execute(
@@ -372,8 +404,9 @@ def _rules_fingerprint(feed: Feed, params: dict) -> str:
     """The row rules as they apply to this sender's file: their SQL and the reference codes they check against."""
     import hashlib
 
+    lists = sorted((name, ",".join(values)) for name, values in rules.code_list_params(feed.name).items())
     text = "\n".join([rules.reasons_array(feed.name), rules.typed_columns(feed.name), params["sender"],
-                      ",".join(params["known_senders"]), ",".join(params["known_sub_icbs"])])
+                      ",".join(params["known_senders"]), ",".join(params["known_sub_icbs"]), repr(lists)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -460,7 +493,7 @@ def _account(conn: psycopg.Connection, feed: Feed, result: LoadResult) -> None:
     result.rows_quarantined = sum(result.quarantine_reasons.values())
     if feed.name == "social_care":
         result.rows_set_aside = conn.execute(
-            "select count(*) from raw.social_care where _batch_id = %s and btrim(event_type) <> 'Service'",
+            "select count(*) from raw.social_care where _batch_id = %s and lower(btrim(event_type)) <> 'service'",
             (result.batch_id,),
         ).fetchone()[0]
     if result.rows_in_file != result.rows_loaded + result.rows_quarantined:

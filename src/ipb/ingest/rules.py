@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ipb import feeds
+from ipb import contract, feeds
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ TYPED_KINDS: tuple[tuple[dict[str, tuple[str, ...]], str, str], ...] = (
 
 # Readable reasons of the range rules (the ranges themselves are defined once, in src/ipb/sql/util.sql).
 DATE_RANGE = "a date is outside 1900-01-01 to 9999-12-31"
+INVALID_DATE = "a date is not a calendar date in the file's date format (YYYY-MM-DD or DD/MM/YYYY throughout)"
 TIMESTAMP_RANGE = "a timestamp is outside 1900-01-01 to 9999-12-30 (UTC)"
 MONEY_RANGE = "an amount is 10 million pounds or more"
 UNITS_RANGE = "Planned_units_per_week is negative or over 1000"
@@ -68,14 +69,19 @@ def _required(cols: list[str]) -> Rule:
     return Rule("missing_required", cond, "a required field is empty")
 
 
+def _iso(col: str) -> str:
+    """A date column as ISO text, from the file's detected format (raw `_date_format`)."""
+    return f"util.iso_date_text({col}, _date_format)"
+
+
 def _date(col: str) -> str:
-    """A date that is not a calendar YYYY-MM-DD (typed value first: valid rows stop there)."""
-    return f"({col}__d is null and not {_blank(col)} and not util.is_iso_date(btrim({col})))"
+    """A date that is not a calendar date in the file's format (typed value first: valid rows stop there)."""
+    return f"({col}__d is null and not {_blank(col)} and not coalesce(util.is_iso_date({_iso(col)}), false))"
 
 
 def _date_out_of_range(col: str) -> str:
     """A calendar date util.to_date refuses (before 1900)."""
-    return f"({col}__d is null and util.is_iso_date(btrim({col})))"
+    return f"({col}__d is null and coalesce(util.is_iso_date({_iso(col)}), false))"
 
 
 def _timestamp_bad(col: str) -> str:
@@ -163,7 +169,7 @@ NHS_PHB: list[Rule] = [
                "phb_category", "direct_payment_gbp", "notional_gbp", "third_party_gbp", "management_option",
                "budget_basis", "start_date", "record_updated_at"]),
     Rule("invalid_nhs_number", _nhs_bad("nhs_number", True), "NHS number is not 10 digits with a valid check digit"),
-    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["nhs_phb"]]), "a date is not a valid YYYY-MM-DD"),
+    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["nhs_phb"]]), INVALID_DATE),
     Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["nhs_phb"]]), DATE_RANGE),
     Rule("invalid_timestamp", _timestamp_bad("record_updated_at"), "record_updated_at is not an ISO 8601 timestamp"),
     Rule("timestamp_out_of_range", _timestamp_out_of_range("record_updated_at"), TIMESTAMP_RANGE),
@@ -207,51 +213,80 @@ NHS_PHB: list[Rule] = [
          "care plan agreed after the budget started"),
 ]
 
-_SC_UNIT = "btrim(cost_frequency_unit_type) in ('Hourly', 'Daily', 'Per session')"
-_SC_PB = "btrim(delivery_mechanism) in ('Direct payment', 'CASSR managed personal budget')"
-_SC_SERVICE = "btrim(event_type) = 'Service'"
+# CLD Release 2 (FEEDS.md). Code lists are data (dbt_project/seeds/contract/cld_codes.csv), passed to the rules as
+# bind parameters of accepted spellings (trimmed, lower case): see `code_list_params`.
+_SC_SERVICE = "lower(btrim(event_type)) = 'service'"
+_SC_UNIT = "lower(btrim(cost_frequency_unit_type)) = any(%(cld_unit_frequencies)s)"
+# A personal budget: a direct payment or a council-managed budget, or a blank mechanism on a direct-payment component
+# (the mechanism is then derived as a direct payment).
+_SC_PB = ("(lower(btrim(delivery_mechanism)) = any(%(cld_personal_budget_mechanisms)s) or "
+          f"({_blank('delivery_mechanism')} and "
+          "lower(btrim(service_component)) = any(%(cld_direct_payment_components)s)))")
+
+
+def _not_listed(col: str, code_list: str) -> str:
+    """A present value that is no accepted spelling of its code list."""
+    return f"(not {_blank(col)} and lower(btrim({col})) <> all(%({code_list})s))"
+
 
 SOCIAL_CARE: list[Rule] = [
-    _required(["la_code", "la_person_unique_identifier", "date_of_birth", "gender", "primary_support_reason",
-               "client_funding_status", "event_type", "event_reference", "event_start_date",
-               "reporting_period_start_date", "reporting_period_end_date"]),
-    # Service rows carry the service and, for personal budgets, the cost (CLD: "yes for personal budgets").
-    Rule("missing_required", f"{_SC_SERVICE} and ({_blank('service_type')} or {_blank('service_component')} "
-         f"or {_blank('delivery_mechanism')})", "a service event has no service type, component or mechanism"),
+    _required(["la_code", "reporting_period_start_date", "reporting_period_end_date", "la_person_unique_identifier",
+               "date_of_birth", "event_type", "event_start_date"]),
+    # Service rows carry the service; personal budgets their cost (FEEDS.md: values required in Service rows).
+    Rule("missing_required", f"{_SC_SERVICE} and ({_blank('service_type')} or {_blank('service_component')})",
+         "a service event has no service type or service component"),
     Rule("missing_required", f"{_SC_SERVICE} and {_SC_PB} and ({_blank('unit_cost')} or "
          f"{_blank('cost_frequency_unit_type')})", "a personal budget has no unit cost or cost frequency"),
-    Rule("invalid_nhs_number", _nhs_bad("nhs_number", False), "NHS number is not 10 digits with a valid check digit"),
-    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["social_care"]]), "a date is not a valid YYYY-MM-DD"),
+    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["social_care"]]), INVALID_DATE),
     Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["social_care"]]), DATE_RANGE),
     Rule("birth_date_in_future", f"{_d('date_of_birth')} > current_date", "date of birth is in the future"),
     Rule("age_out_of_range", f"({_age_under('date_of_birth', 'event_start_date', 18)} or "
                           f"{_age_at_least('date_of_birth', 'event_start_date', 121)})",
          "CLD is adults only: age at event start outside 18-120"),
-    Rule("invalid_code", _any([_not_in("gender", feeds.PERSON_SEX_CODES),
-                               _not_in("client_funding_status", feeds.CLD_FUNDING_STATUSES),
-                               _not_in("event_type", feeds.CLD_EVENT_TYPES),
-                               _not_in("delivery_mechanism", feeds.CLD_DELIVERY_MECHANISMS),
-                               _not_in("cost_frequency_unit_type", feeds.CLD_COST_FREQUENCIES)]),
-         "a coded field holds a value outside its code list"),
-    Rule("invalid_postcode", _postcode_bad("postcode"), "postcode is not a UK postcode"),
+    # Only fields that decide money quarantine an unknown value; descriptive fields keep the row as `Unknown`.
+    Rule("invalid_code", _any([_not_listed("event_type", "cld_event_type"),
+                               _not_listed("delivery_mechanism", "cld_delivery_mechanism"),
+                               _not_listed("cost_frequency_unit_type", "cld_cost_frequency")]),
+         "a field that decides money (event type, delivery mechanism, cost frequency) holds a value outside its "
+         "code list"),
     Rule("unknown_organisation", "btrim(la_code) <> all(%(known_senders)s)",
-         "LA_Code is not a council in the reference data"),
-    Rule("sender_mismatch", "btrim(la_code) <> %(sender)s", "LA_Code differs from the sender in the file name"),
+         "LA Code is not a council in the reference data"),
+    Rule("sender_mismatch", "btrim(la_code) <> %(sender)s", "LA Code differs from the sender in the file name"),
     Rule("invalid_amount", _any([_money_bad("unit_cost"), _units_bad("planned_units_per_week")]),
-         "Unit_Cost is not pounds with at most 2 decimals, or planned units is not a number"),
+         "Unit Cost is not pounds with at most 2 decimals, or Planned units per week is not a number"),
     Rule("amount_out_of_range", _money_out_of_range("unit_cost"), MONEY_RANGE),
     Rule("units_out_of_range", _units_out_of_range("planned_units_per_week"), UNITS_RANGE),
-    Rule("negative_amount", _neg("unit_cost"), "Unit_Cost is negative"),
+    Rule("negative_amount", _neg("unit_cost"), "Unit Cost is negative"),
     Rule("invalid_units", f"{_SC_SERVICE} and {_SC_PB} and {_SC_UNIT} and coalesce({_u('planned_units_per_week')}, 0)"
-         " <= 0", "hourly, daily or per-session costs need Planned_units_per_week above 0"),
+         " <= 0", "hourly, daily or per-session costs need Planned units per week above 0"),
     # The weekly cost is an amount too: within the money range, so that its annual value (x 52.18) and a person's
     # sum of them stay far inside the marts' numeric(14, 2).
     Rule("weekly_cost_out_of_range", f"{_SC_UNIT} and util.to_money(round({_m('unit_cost')} * "
          f"{_u('planned_units_per_week')}, 2)::text) is null and {_m('unit_cost')} * {_u('planned_units_per_week')}"
-         " is not null", "Unit_Cost x Planned_units_per_week is outside the range of an amount"),
+         " is not null", "Unit Cost x Planned units per week is outside the range of an amount"),
     Rule("end_before_start", f"{_d('event_end_date')} < {_d('event_start_date')}",
          "event end date is before its start date"),
 ]
+
+
+def code_list_params(feed: str) -> dict[str, list[str]]:
+    """Bind parameters of the code lists a feed's rules read: accepted spellings, trimmed and lower case."""
+    if feed != "social_care":
+        return {}
+
+    def spellings(code_list: str, keep=lambda c: True) -> list[str]:
+        return sorted({c.spelling.strip().lower() for c in contract.codes(code_list) if keep(c)})
+
+    return {
+        "cld_event_type": spellings("cld_event_type"),
+        "cld_delivery_mechanism": spellings("cld_delivery_mechanism"),
+        "cld_cost_frequency": spellings("cld_cost_frequency"),
+        "cld_unit_frequencies": spellings("cld_cost_frequency", lambda c: c.warehouse_code == "per_unit"),
+        "cld_personal_budget_mechanisms": spellings(
+            "cld_delivery_mechanism", lambda c: c.warehouse_code in ("direct_payment", "notional")),
+        "cld_direct_payment_components": spellings("cld_service_component", lambda c: c.value == "Direct payment"),
+    }
+
 
 SEND: list[Rule] = [
     _required(["lea", "personid", "surname", "forename", "personbirthdate", "sex", "ehcplanid", "startdate",
@@ -261,7 +296,7 @@ SEND: list[Rule] = [
          "UPN is not a check letter and 12 digits with a valid check letter"),
     Rule("invalid_uln", f"(not {_blank('uniquelearnernumber')} and btrim(uniquelearnernumber) !~ '^[0-9]{{10}}$')",
          "ULN is not 10 digits"),
-    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["send"]]), "a date is not a valid YYYY-MM-DD"),
+    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["send"]]), INVALID_DATE),
     Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["send"]]), DATE_RANGE),
     Rule("invalid_timestamp", _timestamp_bad("lastupdated"), "LastUpdated is not a timestamp"),
     Rule("timestamp_out_of_range", _timestamp_out_of_range("lastupdated"), TIMESTAMP_RANGE),
@@ -311,7 +346,8 @@ READABLE["malformed_row"] = "the row does not have the contract's number of fiel
 def typed_columns(feed: str) -> str:
     """SQL select-list items `<col>__<kind>` (see TYPED_KINDS): each value parsed by its util.to_* function, the
     same function the staging model casts it with; NULL when blank, malformed or out of range."""
-    items = [f"{function}({c}) as {c}__{suffix}" for columns, suffix, function in TYPED_KINDS for c in columns[feed]]
+    items = [f"{function}({c}{', _date_format' if suffix == 'd' else ''}) as {c}__{suffix}"
+             for columns, suffix, function in TYPED_KINDS for c in columns[feed]]
     return ", ".join(items) if items else "null as _none"
 
 

@@ -258,13 +258,25 @@ def _typed_projection(conditions: list[str]) -> str:
     """Select-list items parsing each date (`<col>__d`) and amount (`<col>__m`) the conditions use."""
     dates = sorted(set(re.findall(r"\br\.(\w+)__d\b", " ".join(conditions))))
     money = sorted(set(re.findall(r"\br\.(\w+)__m\b", " ".join(conditions))))
-    items = [f"case when util.is_iso_date(btrim(r.{c})) then btrim(r.{c})::date end as {c}__d" for c in dates]
+    items = [f"util.to_date(r.{c}, r._date_format) as {c}__d" for c in dates]
     items += [f"case when util.is_money(btrim(r.{c})) then btrim(r.{c})::numeric end as {c}__m" for c in money]
     return "".join(f", {i}" for i in items)
 
 
 def _not_in(col: str, codes: tuple[str, ...]) -> str:
     return f"(nullif(btrim({col}), '') is not null and btrim({col}) not in ({', '.join(map(_lit, codes))}))"
+
+
+def _not_listed(col: str, code_list: str, keep=lambda code: True) -> str:
+    """A present value that is no accepted spelling of a contract code list (dbt_project/seeds/contract)."""
+    from ipb import contract
+
+    spellings = sorted({c.spelling.strip().lower() for c in contract.codes(code_list) if keep(c)})
+    return f"(nullif(btrim({col}), '') is not null and lower(btrim({col})) not in ({', '.join(map(_lit, spellings))}))"
+
+
+def _listed(col: str, code_list: str, keep=lambda code: True) -> str:
+    return f"(nullif(btrim({col}), '') is not null and not {_not_listed(col, code_list, keep)})"
 
 
 def _code_rules() -> dict[str, dict[str, str]]:
@@ -276,15 +288,27 @@ def _code_rules() -> dict[str, dict[str, str]]:
                     "phb_category": _not_in("phb_category", f.PHB_CATEGORIES),
                     "management_option": _not_in("management_option", f.PHB_MANAGEMENT_OPTIONS),
                     "budget_basis": _not_in("budget_basis", f.PHB_BUDGET_BASIS)},
-        "social_care": {"gender": _not_in("gender", f.PERSON_SEX_CODES),
-                        "client_funding_status": _not_in("client_funding_status", f.CLD_FUNDING_STATUSES),
-                        "event_type": _not_in("event_type", f.CLD_EVENT_TYPES),
-                        "delivery_mechanism": _not_in("delivery_mechanism", f.CLD_DELIVERY_MECHANISMS),
-                        "cost_frequency_unit_type": _not_in("cost_frequency_unit_type", f.CLD_COST_FREQUENCIES)},
+        # CLD: only the fields that decide money must hold a listed value (any accepted spelling, any case);
+        # descriptive fields may hold anything and are reported as Unknown (FEEDS.md).
+        "social_care": {"event_type": _not_listed("event_type", "cld_event_type"),
+                        "delivery_mechanism": _not_listed("delivery_mechanism", "cld_delivery_mechanism"),
+                        "cost_frequency_unit_type": _not_listed("cost_frequency_unit_type", "cld_cost_frequency")},
         "send": {"sex": _not_in("sex", f.SEND_SEX_CODES),
                  "senprimaryneed": _not_in("senprimaryneed", f.SEN_PRIMARY_NEEDS),
                  "pb_oa_dp": "(" + " or ".join(_not_in(c, ("0", "1")) for c in ("pb", "oa", "dp")) + ")"},
     }
+
+
+def _personal_budget(code) -> bool:
+    return code.warehouse_code in ("direct_payment", "notional")
+
+
+def _direct_payment(code) -> bool:
+    return code.value == "Direct payment"
+
+
+def _per_unit(code) -> bool:
+    return code.warehouse_code == "per_unit"
 
 
 def _policy_rules() -> dict[str, dict[str, str]]:
@@ -311,9 +335,11 @@ def _policy_rules() -> dict[str, dict[str, str]]:
             "adults only (18 or over at event start)":
                 f"not {_age_at_least('date_of_birth', 'event_start_date', 18)}",
             "planned units for hourly, daily and per-session costs":
-                "btrim(event_type) = 'Service' and btrim(delivery_mechanism) in "
-                "('Direct payment', 'CASSR managed personal budget') and btrim(cost_frequency_unit_type) in "
-                f"('Hourly', 'Daily', 'Per session') and coalesce({units}, 0) <= 0",
+                f"lower(btrim(event_type)) = 'service' and "
+                f"({_listed('delivery_mechanism', 'cld_delivery_mechanism', _personal_budget)} or "
+                "(nullif(btrim(delivery_mechanism), '') is null and "
+                f"{_listed('service_component', 'cld_service_component', _direct_payment)})) and "
+                f"{_listed('cost_frequency_unit_type', 'cld_cost_frequency', _per_unit)} and coalesce({units}, 0) <= 0",
         },
         "send": {
             "age 0-25 at plan start": f"{_d('personbirthdate')} > {_d('startdate')}"

@@ -28,6 +28,11 @@ create table if not exists audit.batches (
 -- The row rules (and reference codes) a batch was checked by: a later file's rows equal to this batch's rows
 -- need no second check while the fingerprint is the same (ipb.ingest.loader._known_good_batch).
 alter table audit.batches add column if not exists rules_fingerprint text;
+-- Known columns the file carried that the warehouse does not keep (dropped at the door, never stored), and the
+-- date format detected for the file ('iso' or 'dmy'): FEEDS.md common rules.
+-- (comma-separated text, not an array: dbt unit-test fixtures cannot mock array columns.)
+alter table audit.batches add column if not exists dropped_columns_list text;
+alter table audit.batches add column if not exists date_format text;
 -- One loaded batch per checksum and feed: the checksum registry that makes a second load a no-op.
 create unique index if not exists batches_loaded_checksum
     on audit.batches (feed, checksum) where status = 'loaded';

@@ -115,6 +115,25 @@ language sql stable parallel safe as $$
     end
 $$;
 
+-- A file's dates as ISO text, whichever of the two formats the loader detected for the file (FEEDS.md common rules:
+-- 'iso' YYYY-MM-DD, or 'dmy' DD/MM/YYYY with one- or two-digit day and month). A value not in the file's format
+-- gives text no date parser accepts, so it fails as an invalid date (one file, one format).
+create or replace function util.iso_date_text(value text, date_format text) returns text
+language sql immutable parallel safe as $$
+    select case
+        when coalesce(date_format, 'iso') = 'iso' then btrim(value)
+        when btrim(value) ~ '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$'
+            then split_part(btrim(value), '/', 3) || '-' || lpad(split_part(btrim(value), '/', 2), 2, '0') || '-'
+                || lpad(split_part(btrim(value), '/', 1), 2, '0')
+        else 'not a dmy date'
+    end
+$$;
+
+create or replace function util.to_date(value text, date_format text) returns date
+language sql stable parallel safe as $$
+    select util.to_date(util.iso_date_text(value, date_format))
+$$;
+
 -- A timestamp util.is_iso_timestamp accepts, from 1900-01-01 00:00 UTC to before 9999-12-31 00:00 UTC: every
 -- such instant reads back in any time zone as a year 1900-9999 (a later one, e.g. 9999-12-31T23:59-12:00, is year
 -- 10000 in UTC, which clients cannot read); BC dates are refused. greatest/least/nullif clamp and refuse with

@@ -1,7 +1,8 @@
--- Current snapshot of each council's CLD events: every event kept (Request/Assessment/Review are counted, set aside
--- from budgets); only Service rows with a personal-budget delivery mechanism are budget components. Values are cast
--- by the typed_* macros (util.to_* functions the loader's row rules parse them with), so every loaded value fits
--- (docs/feed-types.md).
+-- Current snapshot of each council's CLD Release 2 events (FEEDS.md, docs/feeds.md). Every event is kept; only Service
+-- rows with a personal-budget delivery mechanism are budget components. Coded values are matched to the contract's
+-- code lists (seed cld_codes: any accepted spelling, any case) and stored in the release's canonical spelling; a
+-- descriptive value outside its list is 'Unknown'. Values are cast by the typed_* macros (the util.to_* functions
+-- the loader's row rules parse them with), so every loaded value fits (docs/feed-types.md).
 with
 
 source as (
@@ -9,52 +10,151 @@ source as (
     where _batch_id in {{ current_batch_ids('social_care') }}
 ),
 
+codes as (
+    select
+        code_list,
+        lower(trim(spelling)) as spelling_key,
+        value,
+        warehouse_code
+    from {{ ref('cld_codes') }}
+),
+
 mechanisms as (
     select * from {{ ref('cld_delivery_mechanisms') }}
 ),
 
+coded as (
+    select
+        source.*,
+        event_types.value as event_type_value,
+        genders.warehouse_code as gender_sex_code,
+        client_types.value as client_type_value,
+        client_types.warehouse_code as client_kind,
+        service_types.value as service_type_value,
+        components.value as service_component_value,
+        delivery.value as delivery_mechanism_value,
+        funding.value as client_funding_status_value,
+        frequencies.value as cost_frequency_value,
+        support_reasons.value as primary_support_reason_value
+    from source
+    left join codes as event_types
+        on event_types.code_list = 'cld_event_type' and lower(trim(source.event_type)) = event_types.spelling_key
+    left join codes as genders
+        on genders.code_list = 'cld_gender' and lower(trim(source.gender)) = genders.spelling_key
+    left join codes as client_types
+        on client_types.code_list = 'cld_client_type' and lower(trim(source.client_type)) = client_types.spelling_key
+    left join codes as service_types
+        on service_types.code_list = 'cld_service_type' and lower(trim(source.service_type)) = service_types.spelling_key
+    left join codes as components
+        on
+            components.code_list = 'cld_service_component'
+            and lower(trim(source.service_component)) = components.spelling_key
+    left join codes as delivery
+        on
+            delivery.code_list = 'cld_delivery_mechanism'
+            and lower(trim(source.delivery_mechanism)) = delivery.spelling_key
+    left join codes as funding
+        on
+            funding.code_list = 'cld_client_funding_status'
+            and lower(trim(source.client_funding_status)) = funding.spelling_key
+    left join codes as frequencies
+        on
+            frequencies.code_list = 'cld_cost_frequency'
+            and lower(trim(source.cost_frequency_unit_type)) = frequencies.spelling_key
+    left join codes as support_reasons
+        on
+            support_reasons.code_list = 'cld_primary_support_reason'
+            and lower(trim(source.primary_support_reason)) = support_reasons.spelling_key
+),
+
 renamed as (
     select
-        'social_care:' || source._sender_code || ':' || source.event_reference as record_id,
-        source.event_reference,
-        source._sender_code as sender_code,
-        source.la_code as cld_la_code,
-        source.la_person_unique_identifier as la_person_id,
-        {{ valid_nhs_number('source.nhs_number') }} as nhs_number,
-        {{ typed_date('source.date_of_birth') }} as birth_date,
-        {{ unify_sex('source.gender') }} as sex_code,
-        {{ normalise_postcode('source.postcode') }} as postcode,
-        source.primary_support_reason,
-        source.client_funding_status,
-        source.event_type,
-        {{ typed_date('source.event_start_date') }} as event_start_date,
-        {{ typed_date('source.event_end_date') }} as event_end_date,
-        source.service_type,
-        source.service_component,
-        source.delivery_mechanism,
-        {{ typed_money('source.unit_cost') }} as unit_cost,
-        source.cost_frequency_unit_type as cost_frequency,
-        {{ typed_units('source.planned_units_per_week') }} as planned_units_per_week,
-        {{ typed_date('source.reporting_period_start_date') }} as reporting_period_start_date,
-        {{ typed_date('source.reporting_period_end_date') }} as reporting_period_end_date,
-        source._batch_id as batch_id,
-        source._file_name as source_file_name,
-        source._row_number as source_row_number,
-        source._extract_date as extract_date
-    from source
+        _sender_code as sender_code,
+        nullif(trim(event_reference), '') as event_reference,
+        la_code as cld_la_code,
+        la_person_unique_identifier as la_person_id,
+        {{ valid_nhs_number('nhs_number') }} as nhs_number,
+        nullif(trim(nhs_number), '') is not null and {{ valid_nhs_number('nhs_number') }} is null
+            as has_invalid_nhs_number,
+        nullif(trim(first_name), '') as forename,
+        nullif(trim(last_name), '') as surname,
+        {{ typed_date('date_of_birth') }} as birth_date,
+        {{ typed_date('date_of_death') }} as death_date,
+        coalesce(gender_sex_code, 'X') as sex_code,
+        {{ normalise_postcode('postcode') }} as postcode,
+        nullif(trim(gp_practice_code), '') as gp_practice_code,
+        {{ cld_descriptive('client_type', 'client_type_value') }} as client_type,
+        coalesce(client_kind = 'carer', false) as is_carer,
+        {{ cld_descriptive('primary_support_reason', 'primary_support_reason_value') }} as primary_support_reason,
+        {{ cld_descriptive('client_funding_status', 'client_funding_status_value') }} as client_funding_status,
+        event_type_value as event_type,
+        {{ typed_date('event_start_date') }} as event_start_date,
+        {{ typed_date('event_end_date') }} as event_end_date,
+        {{ cld_descriptive('service_type', 'service_type_value') }} as service_type,
+        {{ cld_descriptive('service_component', 'service_component_value') }} as service_component,
+        -- Optional in CLD: blank on a direct-payment component is a direct payment (derived, and marked so).
+        coalesce(
+            delivery_mechanism_value,
+            case
+                when nullif(trim(delivery_mechanism), '') is null and service_component_value = 'Direct payment'
+                    then 'Direct payment'
+            end
+        ) as delivery_mechanism,
+        nullif(trim(delivery_mechanism), '') is null and service_component_value = 'Direct payment'
+            as is_delivery_mechanism_derived,
+        {{ typed_money('unit_cost') }} as unit_cost,
+        cost_frequency_value as cost_frequency,
+        {{ typed_units('planned_units_per_week') }} as planned_units_per_week,
+        {{ typed_date('reporting_period_start_date') }} as reporting_period_start_date,
+        {{ typed_date('reporting_period_end_date') }} as reporting_period_end_date,
+        _batch_id as batch_id,
+        _file_name as source_file_name,
+        _row_number as source_row_number,
+        _extract_date as extract_date
+    from coded
+),
+
+keyed as (
+    -- Event identity (FEEDS.md): Event Reference when present and unique in the sender's file; otherwise derived
+    -- from the event's own fields, numbered for exact repeats (a double-handed package is two services).
+    select
+        case
+            when
+                renamed.event_reference is not null
+                and count(*) over (partition by renamed.batch_id, renamed.event_reference) = 1
+                then 'social_care:' || renamed.sender_code || ':' || renamed.event_reference
+            else 'social_care:' || renamed.sender_code || ':derived:' || md5(concat_ws(
+                '|', renamed.cld_la_code, renamed.la_person_id, renamed.event_type, renamed.event_start_date,
+                renamed.service_type, renamed.service_component, renamed.delivery_mechanism
+            )) || ':' || row_number() over (
+                partition by
+                    renamed.batch_id, renamed.la_person_id, renamed.event_type, renamed.event_start_date,
+                    renamed.service_type, renamed.service_component, renamed.delivery_mechanism
+                order by renamed.source_row_number
+            )
+        end as record_id,
+        case
+            when
+                renamed.event_reference is not null
+                and count(*) over (partition by renamed.batch_id, renamed.event_reference) = 1
+                then 'event_reference'
+            else 'derived'
+        end as event_key_rule,
+        renamed.*
+    from renamed
 ),
 
 final as (
     select
-        renamed.*,
-        {{ postcode_district('renamed.postcode') }} as postcode_district,
-        renamed.event_type = 'Service' and coalesce(mechanisms.is_personal_budget, false) as is_budget_component,
+        keyed.*,
+        {{ postcode_district('keyed.postcode') }} as postcode_district,
+        keyed.event_type = 'Service' and coalesce(mechanisms.is_personal_budget, false) as is_budget_component,
         mechanisms.management_option,
-        {{ cld_annual_value('renamed.unit_cost', 'renamed.cost_frequency', 'renamed.planned_units_per_week') }}
+        {{ cld_annual_value('keyed.unit_cost', 'keyed.cost_frequency', 'keyed.planned_units_per_week') }}
             as annual_gbp,
-        case when renamed.cost_frequency = 'One-off' then renamed.unit_cost end as one_off_gbp
-    from renamed
-    left join mechanisms on renamed.delivery_mechanism = mechanisms.code
+        case when keyed.cost_frequency = 'One-off' then keyed.unit_cost end as one_off_gbp
+    from keyed
+    left join mechanisms on keyed.delivery_mechanism = mechanisms.code
 )
 
 select * from final
