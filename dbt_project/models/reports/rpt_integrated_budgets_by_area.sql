@@ -1,17 +1,54 @@
 -- People with a budget at the latest extract, per council and per ICB: integrated budgets, funder mix and the
--- direct-payment share. Area cells are suppressed (1-7 '*', others to the nearest 5, secondary suppression within
--- an area's funder mix and across areas); national totals are exact.
+-- direct-payment share. Area cells are suppressed (1-7 '*', others to the nearest 5, complementary suppression in
+-- blocks so that no '*' can be worked out from an area's total, the zeros or the England rows;
+-- docs/disclosure-control.md); national totals are exact.
 with
 
 counts as (
     select * from {{ ref('int_area_budget_counts') }}
 ),
 
+-- Per area level, four tables of area rows: `total` (people with a budget), `top` (the three single-funder mixes
+-- and `integrated`, adding up to the total), `multi` (the four multi-funder mixes, adding up to `integrated`) and
+-- `direct_payment` (at most the total).
+cells as (
+    select
+        *,
+        as_at_date::text || '|' || area_level || '|' || case
+            when measure = 'people_with_budget' then 'total'
+            when measure in ('health', 'social_care', 'education', 'integrated') then 'top'
+            when measure_group = 'funder_mix' then 'multi'
+            else measure
+        end as block_table,
+        area_code as block_row,
+        measure as block_col,
+        case
+            when measure = 'people_with_budget' then null
+            when measure_group = 'funder_mix' and measure like '%+%' then as_at_date::text || '|' || area_level || '|top'
+            else as_at_date::text || '|' || area_level || '|total'
+        end as parent_table,
+        case
+            when measure_group = 'funder_mix' and measure like '%+%' then 'integrated'
+            else 'people_with_budget'
+        end as parent_col
+    from counts
+),
+
 suppressed as (
-    {{ suppress_cells('counts', 'people', [
-        ['area_level', 'area_code', 'measure_group'],
-        ['area_level', 'measure'],
-    ]) }}
+    {{ suppress_blocks('cells', ['people']) }}
+),
+
+with_area_total as (
+    select
+        s.*,
+        t.people_is_suppressed as is_total_suppressed
+    from suppressed as s
+    inner join suppressed as t
+        on
+            s.as_at_date = t.as_at_date
+            and s.area_level = t.area_level
+            and s.area_code = t.area_code
+            and t.measure = 'people_with_budget'
 ),
 
 area_rows as (
@@ -25,10 +62,10 @@ area_rows as (
         published_people as people,
         {{ suppress_rate(
             'round(people / 5.0) * 100.0 / nullif(round(area_people_with_budget / 5.0), 0)',
-            'people', 'area_people_with_budget', 'people_is_primary or people_is_secondary'
+            'people', 'area_people_with_budget', 'people_is_suppressed or is_total_suppressed'
         ) }} as share_of_people_pct,
         null::bigint as national_people
-    from suppressed
+    from with_area_total
 ),
 
 national_counts as (

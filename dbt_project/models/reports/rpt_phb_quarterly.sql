@@ -1,24 +1,27 @@
 -- The quarterly PHB return: PHBs in place at quarter end and new in the quarter, by management option and PHB
--- category, per ICB (suppressed: 1-7 '*', others to the nearest 5, secondary suppression across each ICB's
--- breakdown and across ICBs) and national (unsuppressed), with PHBs in place per 100,000 population.
+-- category, per ICB (suppressed: 1-7 '*', others to the nearest 5, complementary suppression in blocks so that no
+-- '*' can be worked out from the ICB totals, the zeros or the England rows; docs/disclosure-control.md) and national
+-- (unsuppressed), with PHBs in place per 100,000 population.
 with
 
 counts as (
     select * from {{ ref('int_phb_quarter_counts') }}
 ),
 
-in_place_suppressed as (
-    {{ suppress_cells('counts', 'phbs_in_place', [
-        ['quarter_end', 'icb_code', 'breakdown'],
-        ['quarter_end', 'breakdown', 'breakdown_value'],
-    ]) }}
+-- One table per quarter and breakdown: ICB rows, breakdown-value columns; an ICB's `all` is its row total.
+cells as (
+    select
+        *,
+        quarter_end::text || '|' || breakdown as block_table,
+        icb_code as block_row,
+        breakdown_value as block_col,
+        case when breakdown <> 'all' then quarter_end::text || '|all' end as parent_table,
+        'all' as parent_col
+    from counts
 ),
 
-new_suppressed as (
-    {{ suppress_cells('in_place_suppressed', 'new_in_quarter', [
-        ['quarter_end', 'icb_code', 'breakdown'],
-        ['quarter_end', 'breakdown', 'breakdown_value'],
-    ]) }}
+suppressed as (
+    {{ suppress_blocks('cells', ['phbs_in_place', 'new_in_quarter']) }}
 ),
 
 icb_rows as (
@@ -33,11 +36,11 @@ icb_rows as (
         published_new_in_quarter as new_in_quarter,
         {{ suppress_rate(
             'round(phbs_in_place / 5.0) * 5 * 100000.0 / nullif(approx_population, 0)',
-            'phbs_in_place', 'null', 'phbs_in_place_is_primary or phbs_in_place_is_secondary'
+            'phbs_in_place', 'null', 'phbs_in_place_is_suppressed'
         ) }} as phbs_per_100k,
         null::bigint as national_phbs_in_place,
         null::bigint as national_new_in_quarter
-    from new_suppressed
+    from suppressed
 ),
 
 national_counts as (
