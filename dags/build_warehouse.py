@@ -2,10 +2,14 @@
 
 It runs when all three raw-feed Assets have been updated (or, at the latest, at the build deadline, so that a
 feed that never arrives cannot block the others: the build then uses that feed's last good snapshot and says
-so). Steps: check which feeds are fresh -> dbt through Cosmos (a DbtTaskGroup rendered from the manifest
-prepared at build time, in watcher mode: one `dbt build`, one sensor task per dbt node) -> Great Expectations
-gate -> publication (atomic schema swap) -> dbt docs -> published outputs (CSV returns with suppression
-applied, board chart).
+so). Steps: check which feeds are fresh (and skip the run when no feed loaded anything since the last
+publication) -> one `dbt build` through Cosmos (seeds, snapshot, models and their tests, from the manifest
+prepared at build time) -> Great Expectations gate -> publication (atomic schema swap) -> dbt docs -> published
+outputs (CSV returns with suppression applied, board chart).
+
+A failed task fails the run: every later task is `upstream_failed` at once, nothing waits, the failure is in
+audit.pipeline_events (and sent to IPB_ALERT_WEBHOOK_URL when set), and the next night's run starts as usual.
+Trigger it by hand with `{"force": true}` to rebuild when no new data arrived.
 """
 
 from __future__ import annotations
@@ -15,18 +19,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Asset, AssetAll, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from airflow.sdk import Asset, AssetAll, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from cosmos import ProfileConfig
+from cosmos.constants import InvocationMode
+from cosmos.operators.local import DbtBuildLocalOperator
 
 from ipb.feeds import FEEDS
 from ipb.orchestration.assets import raw_asset_name, raw_asset_uri
-from ipb.orchestration.callbacks import record_failure
-from ipb.orchestration.watcher import sensors_after_producer
+from ipb.orchestration.callbacks import record_failure, record_run_failure
 
 PROJECT = Path(os.environ.get("IPB_HOME", Path(__file__).resolve().parents[1])) / "dbt_project"
 # The latest a build waits for a missing feed (the grace period), as a cron in UK time.
 DEADLINE_CRON = os.environ.get("IPB_BUILD_DEADLINE_CRON", "0 7 * * *")
+# Retries of each build task (a transient warehouse fault); IPB_BUILD_RETRIES=0 fails a run at its first fault.
+RETRIES = int(os.environ.get("IPB_BUILD_RETRIES", "1"))
 
 
 def _dbt_environment(context) -> None:
@@ -48,46 +54,42 @@ def _dbt_environment(context) -> None:
     catchup=False,
     max_active_runs=1,
     default_args={
-        "retries": 1,
+        "retries": RETRIES,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "on_failure_callback": record_failure,
     },
+    on_failure_callback=record_run_failure,
+    params={"force": Param(False, type="boolean",
+                           description="build even when no feed loaded new data since the last publication")},
     tags=["ipb", "warehouse"],
     doc_md=__doc__,
 )
 def build_warehouse():
-    @task
-    def check_feeds(run_id=None, ds=None) -> dict:
+    @task.short_circuit
+    def check_feeds(run_id=None, params=None, **context) -> dict | None:
         from ipb.orchestration.build import check_feeds as check
+        from ipb.orchestration.build import night_of
 
-        return check(run_id, ds)
+        # None skips the rest of the run (nothing new to build): the run ends successful, recorded as skipped.
+        return check(run_id, night_of(context), force=bool((params or {}).get("force")))
 
-    # Watcher mode: one task runs a single `dbt build` of the whole project (reference seeds, snapshot, models
-    # and their data and unit tests, on dbt's threads); one light sensor task per dbt node reports that node's
-    # own outcome from the producer's events, so the graph, the logs and a retry stay per model. One dbt
-    # invocation instead of one per model (about 50 start-ups a night).
-    dbt_build = DbtTaskGroup(
-        group_id="dbt",
-        project_config=ProjectConfig(
-            dbt_project_path=PROJECT,
-            manifest_path=PROJECT / "target" / "manifest.json",
-            install_dbt_deps=False,
-        ),
+    # dbt through Cosmos as one task: a single `dbt build` of the whole project (reference seeds, snapshot, models
+    # and their data and unit tests, on dbt's threads); dbt's own log (every node's result) is the task's log.
+    # Not Cosmos's watcher mode: its node sensors wait for their producer in the triggerer and never end when the
+    # producer is upstream_failed, and a retried producer skips itself and makes every sensor run dbt alone.
+    dbt_build = DbtBuildLocalOperator(
+        task_id="dbt_build",
+        project_dir=str(PROJECT),
         profile_config=ProfileConfig(
             profile_name="ipb", target_name="warehouse", profiles_yml_filepath=PROJECT / "profiles.yml"
         ),
-        execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER
-        ),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.AFTER_EACH,  # tests run inside the one build; a sensor per test node
-            emit_datasets=False,
-        ),
-        operator_args={"install_deps": False, "pre_execute": _dbt_environment},
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        install_deps=False,
+        emit_datasets=False,
+        should_store_compiled_sql=False,  # the whole project's SQL is not a task field worth rendering
+        pre_execute=_dbt_environment,
     )
-    sensors_after_producer(dbt_build)  # the sensors start once the build has ended (any executor)
 
     @task
     def quality_gate(run_id=None) -> dict:
@@ -108,14 +110,13 @@ def build_warehouse():
         return docs()
 
     @task
-    def published_outputs(run_id=None, ds=None) -> dict:
+    def published_outputs(feeds: dict, run_id=None) -> dict:
         from ipb.outputs import write_outputs
 
-        return write_outputs(run_id, ds)
+        return write_outputs(run_id, feeds["night"])
 
     feeds = check_feeds()
-    gated = quality_gate()
-    feeds >> dbt_build >> gated >> publish() >> dbt_docs() >> published_outputs()
+    feeds >> dbt_build >> quality_gate() >> publish() >> dbt_docs() >> published_outputs(feeds)
 
 
 build_warehouse()

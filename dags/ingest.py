@@ -2,7 +2,9 @@
 
 Each nightly run finds the feed's files for its logical date in the landing zone, loads each one (file checks,
 COPY into raw, quarantine, audit) and, when the feed loaded, updates the feed's raw-table Asset so that the
-warehouse build is triggered by data, not by the clock. Heavy imports stay inside the tasks.
+warehouse build is triggered by data, not by the clock (the event's extra names the night). Every task that touches
+the warehouse bootstraps it first (idempotently, `ipb.db.bootstrap()` in the loader), so the first run on a fresh
+install needs nothing set up by hand. Heavy imports stay inside the tasks.
 """
 
 from __future__ import annotations
@@ -50,10 +52,15 @@ def make_ingest_dag(feed: str):
 
             return load_one(feed, path, run_id)
 
-        @task(outlets=[Asset(name=raw_asset_name(feed), uri=raw_asset_uri(feed))])
-        def feed_loaded(results: list[dict]) -> dict:
+        raw = Asset(name=raw_asset_name(feed), uri=raw_asset_uri(feed))
+
+        @task(outlets=[raw])
+        def feed_loaded(results: list[dict], ds=None, outlet_events=None) -> dict:
             from ipb.orchestration.ingestion import summarise
 
+            # The night travels with the Asset event: an asset-triggered build has no logical date of its own.
+            if outlet_events is not None and ds:
+                outlet_events[raw].extra = {"night": ds}
             # Index by length: iterating the lazy XCom sequence probes past its end and logs a false error.
             return summarise(feed, [results[i] for i in range(len(results))])
 

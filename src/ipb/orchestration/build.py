@@ -10,9 +10,50 @@ from ipb import config, db, feeds
 log = logging.getLogger(__name__)
 
 
-def check_feeds(run_id: str, night: str) -> dict:
-    """Which feeds loaded tonight, and which the build will take from their last good snapshot. Recorded in
-    audit.pipeline_events so that the summary and the IG lead see it."""
+TIMEZONE = "Europe/London"
+
+
+def night_of(context) -> str:
+    """The night a build run is for (YYYY-MM-DD). An asset-triggered run has no logical date (Airflow 3): its night
+    is the latest one the triggering ingest runs loaded (each says so in its Asset event's extra); a scheduled or
+    manual run's is its logical date's day in UK time; otherwise the day the run was queued for, in UK time."""
+    import pendulum
+
+    nights = []
+    events = context.get("triggering_asset_events") or {}
+    try:
+        for batch in events.values():
+            for event in batch:
+                night = (getattr(event, "extra", None) or {}).get("night")
+                if night:
+                    nights.append(str(night))
+    except Exception:  # noqa: BLE001 - the events are a convenience: fall back to the run's own dates
+        nights = []
+    if nights:
+        return max(nights)
+    when = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+    if when is None:
+        return pendulum.now(TIMEZONE).date().isoformat()
+    return pendulum.instance(when).in_timezone(TIMEZONE).date().isoformat()
+
+
+def _last_published_build_start(conn) -> object | None:
+    """When the build that made the current publication started (its check_feeds event), or None."""
+    row = conn.execute(
+        "select min(e.recorded_at) from audit.pipeline_events e where e.task_id = 'check_feeds' and e.run_id ="
+        " (select run_id from audit.validation_runs where published order by validation_run_id desc limit 1)"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def check_feeds(run_id: str, night: str, force: bool = False) -> dict | None:
+    """Which feeds loaded tonight, and which the build will take from their last good snapshot; None (skip the
+    build) when no feed has loaded anything since the build that made the current publication started (a deadline
+    run after the asset-triggered build, or one on a fresh install before any file arrived): rebuilding the same
+    data changes nothing. `force` builds anyway. Recorded in audit.pipeline_events so that the summary, `ipb
+    airflow status` and the IG lead see it. Bootstraps the warehouse first (idempotent), so that a build that
+    starts before any ingest on a fresh install finds its roles and audit schema."""
+    db.bootstrap()
     with db.connect(role=db.TRANSFORMER) as conn:
         latest = dict(conn.execute(
             "select feed, max(extract_date)::text from audit.batches where status = 'loaded' group by feed"
@@ -23,18 +64,33 @@ def check_feeds(run_id: str, night: str) -> dict:
                 (feed, night)).fetchone())
             for feed in feeds.FEEDS
         }
-        stale = [f for f, ok in tonight.items() if not ok]
+        since = _last_published_build_start(conn)
+        new_data = conn.execute(
+            "select count(*) from audit.batches where status = 'loaded'"
+            " and (%s::timestamptz is null or coalesce(loaded_at, started_at) >= %s::timestamptz)",
+            (since, since)).fetchone()[0]
+    stale = [f for f, ok in tonight.items() if not ok]
+    build = bool(new_data) or force
+    if not build:
+        event = "build_skipped"
+        detail = (f"night {night}: no feed has loaded new data since the last publication: nothing to build"
+                  if since else f"night {night}: no feed has loaded any data yet: nothing to build")
+    else:
+        event = "feeds_stale" if stale else "feeds_fresh"
         detail = "all feeds fresh" if not stale else "built on last good snapshot for: " + ", ".join(
             f"{f} (latest extract {latest.get(f) or 'none'})" for f in stale)
-        with db.connect(role=db.LOADER) as loader:
-            loader.execute(
-                "insert into audit.pipeline_events (run_id, dag_id, task_id, event, detail)"
-                " values (%s, 'build_warehouse', 'check_feeds', %s, %s)",
-                (run_id, "feeds_stale" if stale else "feeds_fresh", detail),
-            )
-    if stale:
-        log.warning(detail)
-    return {"fresh": [f for f, ok in tonight.items() if ok], "stale": stale, "detail": detail}
+        if force and not new_data:
+            detail += " (forced: no new data)"
+    with db.connect(role=db.LOADER) as loader:
+        loader.execute(
+            "insert into audit.pipeline_events (run_id, dag_id, task_id, event, detail)"
+            " values (%s, 'build_warehouse', 'check_feeds', %s, %s)",
+            (run_id, event, detail),
+        )
+    (log.warning if build and stale else log.info)(detail)
+    if not build:
+        return None
+    return {"night": night, "fresh": [f for f, ok in tonight.items() if ok], "stale": stale, "detail": detail}
 
 
 def gate(run_id: str) -> dict:

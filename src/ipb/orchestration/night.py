@@ -1,9 +1,11 @@
 """`ipb run`: one whole night locally, through Airflow itself.
 
-The three ingestion DAGs run with `dag.test()` for the night's logical date; their outlet Assets queue the
-warehouse build in Airflow's metadata exactly as the scheduler sees it (asset_dag_run_queue). When all three
-feeds are queued the build runs; when one is missing it runs after the grace period on that feed's last good
-snapshot, and says so. Then a summary a person reads in ten seconds.
+This is the quick in-process path (no scheduler): the three ingestion DAGs run with `dag.test()` for the night's
+logical date in Airflow's SQLite metadata under the Airflow home; the Asset events their runs record (read, never
+written by hand) stand for the scheduler's AssetAll condition. When all three feeds are updated the build runs;
+when one is missing it runs after the grace period on that feed's last good snapshot, and says so. Then a
+summary a person reads in ten seconds. The real scheduler, triggerer and UI run with `ipb airflow up`
+(docs/airflow.md), on the same DAGs.
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ def _prepare(settings: config.Settings) -> None:
     ensure_manifest()
 
 
-def _queued_assets() -> list[str]:
-    """Feeds whose raw Asset has an event waiting for the build, read from Airflow's scheduler queue."""
-    from airflow.models.asset import AssetDagRunQueue, AssetModel
+def _updated_assets(since) -> list[str]:
+    """Feeds whose raw Asset the ingestion runs updated since `since`, read (never written) from Airflow's asset
+    events: what the scheduler's AssetAll condition would see."""
+    from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
@@ -58,30 +61,10 @@ def _queued_assets() -> list[str]:
     names = {raw_asset_name(f): f for f in feeds.FEEDS}
     with create_session() as session:
         rows = session.execute(
-            select(AssetModel.name).join(AssetDagRunQueue, AssetDagRunQueue.asset_id == AssetModel.id)
-            .where(AssetDagRunQueue.target_dag_id == BUILD_DAG)
+            select(AssetModel.name).join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetEvent.timestamp >= since, AssetEvent.source_dag_id.in_(INGEST_DAGS))
         ).scalars().all()
-    return sorted(names[n] for n in rows if n in names)
-
-
-def _unpause(dag_ids: list[str]) -> None:
-    """Asset events queue only unpaused DAGs, as in production where the platform team unpauses them."""
-    from airflow.models.dag import DagModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import update
-
-    with create_session() as session:
-        session.execute(update(DagModel).where(DagModel.dag_id.in_(dag_ids)).values(is_paused=False))
-
-
-def _clear_queue() -> None:
-    """The scheduler consumes the queue when it creates the asset-triggered run; dag.test() does not."""
-    from airflow.models.asset import AssetDagRunQueue
-    from airflow.utils.session import create_session
-    from sqlalchemy import delete
-
-    with create_session() as session:
-        session.execute(delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == BUILD_DAG))
+    return sorted({names[n] for n in rows if n in names})
 
 
 def run_night(night: date, landing: Path | None = None, grace_seconds: float | None = None,
@@ -104,14 +87,12 @@ def run_night(night: date, landing: Path | None = None, grace_seconds: float | N
         raise RuntimeError(f"DAG import errors: {sorted(bag.import_errors)}")
     logical = pendulum.datetime(night.year, night.month, night.day, tz="UTC")
     conf = {"landing_dir": str(landing)} if landing else {}
-    _clear_queue()
-    # New DAG rows start unpaused (AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION); existing ones are unpaused here.
-    _unpause([*INGEST_DAGS, BUILD_DAG])
+    since = pendulum.now("UTC")
     for dag_id in INGEST_DAGS:
         say(f"running {dag_id}")
         run = bag.get_dag(dag_id).test(logical_date=logical, run_conf=conf)
         result.dag_states[dag_id] = str(getattr(run.state, "value", run.state))
-    result.queued_feeds = _queued_assets()
+    result.queued_feeds = _updated_assets(since)
     missing = [f for f in feeds.FEEDS if f not in result.queued_feeds]
     if missing:
         grace = float(os.environ.get("IPB_GRACE_SECONDS", "0")) if grace_seconds is None else grace_seconds
@@ -119,14 +100,13 @@ def run_night(night: date, landing: Path | None = None, grace_seconds: float | N
         deadline = time.monotonic() + grace
         while missing and time.monotonic() < deadline:
             time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
-            result.queued_feeds = _queued_assets()
+            result.queued_feeds = _updated_assets(since)
             missing = [f for f in feeds.FEEDS if f not in result.queued_feeds]
         result.build_trigger = "deadline (missing: " + ", ".join(missing) + ")" if missing else "assets"
     else:
         result.build_trigger = "assets (all three feeds updated)"
     say(f"running {BUILD_DAG} (triggered by {result.build_trigger})")
     build = bag.get_dag(BUILD_DAG).test(logical_date=logical)
-    _clear_queue()
     result.dag_states[BUILD_DAG] = str(getattr(build.state, "value", build.state))
     result.seconds = time.monotonic() - t0
     return result
