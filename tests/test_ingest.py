@@ -172,7 +172,7 @@ def test_accepted_encodings_and_line_ends(fresh_db: str, tmp_path: Path, variant
     with psycopg.connect(fresh_db) as conn:
         values = conn.execute("select service_component, la_code, reporting_period_end_date from raw.social_care "
                               "order by _row_number").fetchall()
-    assert values[0] == ("Other: £25 weekly top-up", "886", "2026-12-31")  # £ intact, no stray \r or BOM
+    assert values[0] == ("Other: £25 weekly top-up", "886", "2026-11-30")  # £ intact, no stray \r or BOM
 
 
 def test_malformed_row_quarantined_good_rows_kept(fresh_db: str, tmp_path: Path) -> None:

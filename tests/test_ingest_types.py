@@ -117,7 +117,9 @@ def test_out_of_range_rows_are_quarantined_and_the_build_succeeds(
 def _macro_casts() -> dict[str, tuple[str, str]]:
     """typed_<kind> macro -> (the util function it calls, the staging column type it names or '')."""
     text = (MACROS / "typed_values.sql").read_text()
-    found = re.findall(r"macro (typed_\w+)\(expr\) -%\}\s*(util\.to_\w+)\(\{\{ expr \}\}\)(?:::([\w(), ]+))?", text)
+    # A date also takes the file's detected date format: util.to_date(value, format).
+    found = re.findall(r"macro (typed_\w+)\(expr(?:, date_format='_date_format')?\) -%\}\s*(util\.to_\w+)"
+                       r"\(\{\{ expr \}\}(?:, \{\{ date_format \}\})?\)(?:::([\w(), ]+))?", text)
     return {name: (function, cast) for name, function, cast in found}
 
 
@@ -176,7 +178,8 @@ def test_staging_casts_only_through_the_loaders_functions() -> None:
         typed = rules.typed_columns(feed)
         for columns, suffix, function in rules.TYPED_KINDS:
             for col in columns[feed]:
-                assert f"{function}({col}) as {col}__{suffix}" in typed
+                args = f"{col}, _date_format" if suffix == "d" else col
+                assert f"{function}({args}) as {col}__{suffix}" in typed
                 used = re.findall(rf"\{{\{{ (typed_\w+)\('(?:source\.)?{col}'\) \}}\}}", code)
                 assert used and all(macros[m][0] == function for m in used), (path.name, col, function, used)
         for col in ("pb", "oa", "dp") if feed == "send" else ():

@@ -1,5 +1,5 @@
 -- Every record of the current snapshots of the three feeds with the identifiers used for linkage: one row per
--- raw row, none dropped (social care has no names by design; CLD links on NHS number, local id and demographics).
+-- raw row, none dropped (CLD Release 2 names are used where the council sends them).
 -- record_seq is fixed from the night a record first appears: taken from the record number map the previous build
 -- left (int_person_record_seqs, read directly: the map is built from this model), else the next free number. The
 -- map applies the same rule, so both always agree.
@@ -47,9 +47,9 @@ unioned as (
         sender_code,
         la_person_id as local_person_id,
         nhs_number,
-        null::text as surname,
-        null::text as forename,
-        null::text as surname_tokens,
+        surname,
+        forename,
+        surname_tokens,
         birth_date,
         sex_code,
         postcode,

@@ -428,6 +428,37 @@ from s"""
 # ---------------------------------------------------------------- integration (restricted validation views)
 
 
+def cld_kept_values() -> str:
+    """What CLD rows carried that was kept rather than quarantined (FEEDS.md), counted per current council batch for
+    the IG lead: descriptive values outside their code list (staged as Unknown), blank event references (key
+    derived), blank delivery mechanisms (derived as a direct payment, or an unknown mechanism that is not a personal
+    budget). Reported, never a breach; invalid optional NHS numbers are in the validity check."""
+    descriptive = {"gender": "cld_gender", "client_type": "cld_client_type", "service_type": "cld_service_type",
+                   "service_component": "cld_service_component", "client_funding_status": "cld_client_funding_status",
+                   "primary_support_reason": "cld_primary_support_reason"}
+    service = "lower(btrim(event_type)) = 'service'"
+    blank_mechanism = "nullif(btrim(delivery_mechanism), '') is null"
+    dp_component = _listed("service_component", "cld_service_component", _direct_payment)
+    measures = {f"{col}: value outside the code list, kept as Unknown": _not_listed(col, code_list)
+                for col, code_list in descriptive.items()}
+    measures["event reference blank: key derived"] = "nullif(btrim(event_reference), '') is null"
+    measures["delivery mechanism blank on a direct-payment component: derived"] = (
+        f"{service} and {blank_mechanism} and {dp_component}")
+    measures["delivery mechanism blank: service kept, not a personal budget"] = (
+        f"{service} and {blank_mechanism} and not coalesce({dp_component}, false)")
+    counts = ", ".join(f"count(*) filter (where {cond})" for cond in measures.values())
+    names = ", ".join(_lit(name) for name in measures)
+    inner = f"""select {_batch_label('b')} || ': ' || u.measure as location, u.n, 'rows kept and counted' as detail,
+    false as breach
+from {_current_batches('social_care')} as b
+cross join lateral (
+    select array[{counts}] as ns from raw.social_care where _batch_id = b.batch_id
+) as s
+cross join lateral unnest(array[{names}], s.ns) as u (measure, n)
+where u.n > 0"""
+    return _when_exists(RAW_FEEDS["social_care"], inner)
+
+
 def linkage_rules(t: dict) -> str:
     bounds = [(rule, float(b["min"]), float(b["max"])) for rule, b in sorted((t.get("rule_share") or {}).items())]
     default = t.get("default_rule_share") or {"min": 0.0, "max": 1.0}
@@ -630,6 +661,10 @@ def suites(cfg: GateConfig) -> dict[str, list[Check]]:
         Check("raw_feeds", "code_lists", "Code lists respected in raw feeds",
               "No row of a current snapshot holds a coded value outside its FEEDS.md code list.",
               raw_rules("code_lists", row_checks["code_lists"])),
+        Check("raw_feeds", "cld_kept_values", "CLD values kept as Unknown or derived, per council",
+              "Counts per current social care batch of descriptive values outside their code list (kept as "
+              "Unknown), blank event references (key derived) and blank delivery mechanisms (derived or unknown); "
+              "reported, not a failure.", cld_kept_values()),
         Check("raw_feeds", "policy_rules", "Policy rules hold in raw feeds",
               "PMCB notional only, no direct payment for wheelchair budgets, ages per category and feed, "
               "management option agrees with amounts, SEND personal budget flags.",

@@ -76,8 +76,9 @@ renamed as (
         {{ valid_nhs_number('nhs_number') }} as nhs_number,
         nullif(trim(nhs_number), '') is not null and {{ valid_nhs_number('nhs_number') }} is null
             as has_invalid_nhs_number,
-        nullif(trim(first_name), '') as forename,
-        nullif(trim(last_name), '') as surname,
+        {{ normalise_name('last_name') }} as surname,
+        {{ normalise_name('first_name') }} as forename,
+        {{ name_tokens('last_name') }} as surname_tokens,
         {{ typed_date('date_of_birth') }} as birth_date,
         {{ typed_date('date_of_death') }} as death_date,
         coalesce(gender_sex_code, 'X') as sex_code,
