@@ -117,3 +117,35 @@ def test_staged_events_follow_the_contract(cld) -> None:
     assert hants[1][15] == "Long term support: Community"
     assert hants[2][16] == "Social support: Support to unpaid carer"
     assert hants[0][17] == "1950-03-04"
+
+
+def test_a_service_absent_from_the_next_file_ends_at_the_last_period_end(
+        settings: config.Settings, tmp_path: Path) -> None:
+    """CLD's rolling window (FEEDS.md): a service in a council's file that is missing from its next file has ended
+    at the earlier file's reporting period end (marked inferred), not been withdrawn without an end."""
+    from ipb.ingest.loader import ensure_raw_tables
+
+    first = FIXTURES / "social_care_886_20261122.csv"
+    lines = first.read_bytes().split(b"\r\n")
+    nxt = tmp_path / "social_care_886_20261125.csv"
+    nxt.write_bytes(b"\r\n".join(line for line in lines if b",E1," not in line))  # service E1 is gone
+    with warehouse.scratch_database(settings, "ipb_test_cld_window") as (_, env), \
+            pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        db.bootstrap()
+        with db.connect() as conn:
+            ensure_raw_tables(conn)
+            conn.commit()
+        select = ["build", "--select", "+int_budget_component_history", "--exclude", "resource_type:test",
+                  "resource_type:unit_test"]
+        assert _load(tmp_path, first.name).status == "loaded"
+        assert run_dbt(select).success
+        assert load_file("social_care", nxt).status == "loaded"
+        assert run_dbt(select).success
+        rows = _query(warehouse.admin_url(config.load()), """
+            select record_id like '%:E1', end_date::text, is_end_date_inferred
+            from restricted.int_budget_component_history
+            where feed = 'social_care' and not is_current order by 1 desc""")
+    assert rows[0] == (True, "2026-11-30", True)
+    assert all(not inferred for is_e1, _, inferred in rows[1:])

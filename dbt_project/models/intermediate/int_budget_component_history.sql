@@ -14,7 +14,8 @@ batches as (
 ordered as (
     select
         versions.*,
-        row_number() over (partition by versions.component_id order by versions.dbt_valid_from) as version_number
+        row_number() over (partition by versions.component_id order by versions.dbt_valid_from) as version_number,
+        count(*) over (partition by versions.component_id) as versions_of_component
     from versions
 ),
 
@@ -47,7 +48,11 @@ final as (
         ordered.indicative_budget_gbp,
         ordered.care_plan_agreed_date,
         ordered.start_date,
-        ordered.end_date,
+        case
+            when {{ withdrawn_from_rolling_window('ordered') }} then ordered.reporting_period_end_date
+            else ordered.end_date
+        end as end_date,
+        coalesce({{ withdrawn_from_rolling_window('ordered') }}, false) as is_end_date_inferred,
         ordered.icb_code,
         ordered.sub_icb_code,
         ordered.la_gss_code,

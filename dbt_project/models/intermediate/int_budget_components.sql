@@ -41,7 +41,8 @@ health_components as (
         phb.sub_icb_code,
         null::text as la_gss_code,
         phb.sender_code,
-        phb.extract_date
+        phb.extract_date,
+        null::date as reporting_period_end_date
     from phb
     left join phb_options on phb.phb_management_option = phb_options.code
 ),
@@ -64,7 +65,8 @@ adult_social_care_components as (
         null::text as sub_icb_code,
         orgs.la_gss_code,
         social_care.sender_code,
-        social_care.extract_date
+        social_care.extract_date,
+        social_care.reporting_period_end_date
     from social_care
     left join orgs on social_care.cld_la_code = orgs.cld_la_code
     where social_care.is_budget_component
@@ -101,7 +103,8 @@ send_components as (
         null::text as sub_icb_code,
         orgs.la_gss_code,
         send_elements.sender_code,
-        send_elements.extract_date
+        send_elements.extract_date,
+        null::date as reporting_period_end_date
     from send_elements
     left join orgs on send_elements.dfe_la_number = orgs.dfe_la_number
 ),
