@@ -230,3 +230,13 @@ def test_display_name_keeps_contract_names_and_withholds_the_rest() -> None:
     assert display_name(f"nhs_phb_QKS_{NIGHT}.csv") == f"nhs_phb_QKS_{NIGHT}.csv"
     withheld = display_name(f"{PERSON['nhs_number']}.csv")
     assert withheld.startswith("#withheld-") and PERSON["nhs_number"] not in withheld
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_utf16_and_utf32_files_are_refused_with_a_reason(fresh_db: str, tmp_path: Path, encoding: str) -> None:
+    text = fr.csv_text("nhs_phb", [fr.phb(1)])
+    path = tmp_path / f"nhs_phb_QKS_{NIGHT}.csv"
+    path.write_bytes(text.encode(encoding))  # Python writes the byte order mark
+    result = load_file("nhs_phb", path)
+    assert (result.status, result.reason_code) == ("rejected", "bad_encoding")
+    assert "UTF-16" in (result.reason or "")

@@ -122,6 +122,9 @@ def inspect(stream: BinaryIO, feed: Feed) -> FileFacts:
             utf8_ok = False
             bad_at = size
     has_bom = first.startswith(BOM)
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # also UTF-32's
+        raise FileRejected("bad_encoding", "the file is UTF-16 or UTF-32 (it starts with that byte order mark): "
+                           "re-export it as UTF-8")
     if utf8_ok:
         encoding = "utf-8"
     else:
