@@ -10,7 +10,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test setup lint warehouse-start warehouse-stop clean bench
+.PHONY: run test setup lint warehouse-start warehouse-stop clean bench airflow
 
 run: setup warehouse-start  ## set up, start the warehouse, run the nightly pipeline on sample data
 	$(IPB) prepare
@@ -19,6 +19,10 @@ run: setup warehouse-start  ## set up, start the warehouse, run the nightly pipe
 test: setup lint warehouse-start  ## set up, start what the tests need, run the whole test suite
 	$(IPB) prepare
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+airflow: setup warehouse-start  ## run Airflow for real: scheduler, DAG processor, triggerer, UI (stop: ipb airflow down)
+	$(IPB) prepare
+	$(IPB) airflow up
 
 setup: $(VENV)/.synced
 

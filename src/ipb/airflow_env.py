@@ -93,3 +93,105 @@ def migrate(settings: Settings) -> None:
     )
     marker.write_text("ok\n")
     make_private(settings.airflow_home)
+
+
+# --- Airflow run for real (`ipb airflow up`): scheduler, DAG processor, triggerer, API server ----------------------
+#
+# `ipb run` keeps the SQLite metadata above (dag.test() runs in one process; nothing else shares it). The real
+# components run as separate processes that share the metadata, so they use the warehouse's PostgreSQL server, in
+# a database of their own (`IPB_AIRFLOW_DB`, default `airflow`): never the warehouse database itself.
+
+METADATA_DB_ENV = "IPB_AIRFLOW_DB"
+DEFAULT_METADATA_DB = "airflow"
+ADMIN_USER = "admin"
+
+
+def metadata_database() -> str:
+    return os.environ.get(METADATA_DB_ENV) or DEFAULT_METADATA_DB
+
+
+def metadata_url(settings: Settings) -> str:
+    """SQLAlchemy URL of the real Airflow's metadata database on the warehouse server (carries the password)."""
+    from ipb import warehouse
+
+    url = warehouse.admin_url(settings, metadata_database())
+    return "postgresql+psycopg2://" + url.split("://", 1)[1]
+
+
+def ensure_metadata_database(settings: Settings) -> None:
+    """Create the metadata database on the warehouse server when it is missing (idempotent)."""
+    import psycopg
+    from psycopg import sql
+
+    from ipb import warehouse
+
+    name = metadata_database()
+    with psycopg.connect(warehouse.admin_url(settings, "postgres"), autocommit=True, connect_timeout=10) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+
+
+def _secret(settings: Settings, name: str) -> str:
+    """A random secret kept in the Airflow home (0600), the same for every component and across restarts."""
+    import secrets
+
+    path = settings.airflow_home / name
+    if not path.exists():
+        make_private(settings.airflow_home)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def passwords_file(settings: Settings) -> Path:
+    return settings.airflow_home / "simple_auth_manager_passwords.json.generated"
+
+
+def admin_password(settings: Settings) -> str:
+    """The local admin's password for Airflow's simple auth manager: generated once into its passwords file
+    (0600, in the Airflow home), which the API server reads (it only adds users missing from it)."""
+    import json
+    import secrets
+
+    path = passwords_file(settings)
+    users = json.loads(path.read_text() or "{}") if path.exists() else {}
+    if ADMIN_USER not in users:
+        make_private(settings.airflow_home)
+        users[ADMIN_USER] = secrets.token_urlsafe(12)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(users, fh)
+        tmp.replace(path)
+    return users[ADMIN_USER]
+
+
+def real_environment(settings: Settings, port: int) -> dict[str, str]:
+    """Everything the four Airflow components share when run for real: the project's environment, metadata in
+    PostgreSQL, LocalExecutor sized for a small machine, one API port that the execution API URL follows, one JWT
+    secret (tasks' tokens are issued by the scheduler and checked by the API server), simple auth with one admin."""
+    env = environment(settings)
+    base = f"http://127.0.0.1:{port}"
+    env.update({
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(settings),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+        "AIRFLOW__API__BASE_URL": base,
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__WORKERS": os.environ.get("AIRFLOW__API__WORKERS", "1"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret(settings, "jwt.secret"),
+        "AIRFLOW__API__SECRET_KEY": _secret(settings, "api.secret"),
+        "AIRFLOW__CORE__AUTH_MANAGER":
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file(settings)),
+        # The components' own logs are files under the Airflow home: INFO unless overridden.
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
+    })
+    for key, value in PRIVATE_LOG_PERMISSIONS.items():
+        env.setdefault(key, os.environ.get(key, value))
+    return env

@@ -171,6 +171,7 @@ app.command("generate")(generate)
 app.command("run")(run)
 app.command("demo")(demo)
 app.command("prepare")(prepare)
+app.add_typer(__import__("ipb.orchestration.airflow_local", fromlist=["app"]).app, name="airflow")
 
 
 from ipb.quality.report import report  # noqa: E402
