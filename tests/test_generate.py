@@ -1,6 +1,7 @@
 """The synthetic feed generator: valid identifiers, calibrated shares, determinism, a world that evolves ~1% a
-day, every defect injected and labelled, file-level defects that are what they claim, and a loader that agrees
-with the truth row for row."""
+day, every defect injected and labelled, file-level defects that are what they claim, social care files written as
+councils write CLD Release 2 (headers, spellings, date formats and blanks varying by sender), and a loader that
+agrees with the truth row for row."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from ipb import feeds
+from ipb import contract, feeds
 from ipb.generate import NATIONAL_PEOPLE, generate_night, is_valid_nhs_number, is_valid_upn
 from ipb.generate.identifiers import make_nhs_number, make_upn, nhs_check_digit
 from ipb.generate.night import GenerateError
@@ -27,16 +28,24 @@ POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?|GIR)[0-9][A-Z]{2}$")
 
 
 def _read(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
+    """Rows of a CSV; a social care (CLD) file's columns by their normalised names, as the loader matches them."""
     with path.open(encoding=encoding, newline="") as fh:
-        return list(csv.DictReader(fh))
+        rows = list(csv.DictReader(fh))
+    if path.name.startswith("social_care_"):
+        rows = [{contract.normalise(k): v for k, v in r.items()} for r in rows]
+    return rows
 
 
 def _feed_rows(out: Path, feed: feeds.Feed) -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
-    for f in sorted(out.glob(f"{feed.name}_*.csv")):
-        if feed.file_pattern.match(f.name) and f.name.endswith(f"{NIGHT.replace('-', '')}.csv"):
-            rows.extend(_read(f, "cp1252" if _is_cp1252(f) else "utf-8-sig"))
+    for f in _tonight(out, feed):
+        rows.extend(_read(f, "cp1252" if _is_cp1252(f) else "utf-8-sig"))
     return rows
+
+
+def _tonight(out: Path, feed: feeds.Feed) -> list[Path]:
+    return [f for f in sorted(out.glob(f"{feed.name}_*.csv"))
+            if feed.file_pattern.match(f.name) and f.name.endswith(f"{NIGHT.replace('-', '')}.csv")]
 
 
 def _is_cp1252(path: Path) -> bool:
@@ -47,9 +56,19 @@ def _is_cp1252(path: Path) -> bool:
         return True
 
 
+def _iso(value: str) -> str:
+    """A CLD date as ISO: YYYY-MM-DD stays, DD/MM/YYYY is turned round."""
+    return f"{value[6:]}-{value[3:5]}-{value[:2]}" if "/" in value else value
+
+
 def _age(dob: str, at: str) -> int:
-    b, a = dt.date.fromisoformat(dob), dt.date.fromisoformat(at)
+    b, a = dt.date.fromisoformat(_iso(dob)), dt.date.fromisoformat(_iso(at))
     return a.year - b.year - ((a.month, a.day) < (b.month, b.day))
+
+
+def _canonical(code_list: str) -> dict[str, str]:
+    """Accepted spelling (trimmed, lower case) -> canonical value, from the contract's code list."""
+    return {c.spelling.strip().lower(): c.value for c in contract.codes(code_list)}
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +132,12 @@ def test_small_night_writes_every_sender_file_fast(small: tuple) -> None:
         feed = feeds.FEEDS[next(k for k in feeds.FEEDS if f.startswith(k + "_"))]
         raw = (out / f).read_bytes().removeprefix(b"\xef\xbb\xbf")
         header = next(csv.reader(io.StringIO(raw.decode("cp1252").splitlines()[0])))
-        assert tuple(header) == feed.columns
+        if feed is feeds.SOCIAL_CARE:  # CLD Release 2: the sender's own spelling of the release's columns
+            cols = [contract.normalise(h) for h in header]
+            release = [fd.column for fd in contract.cld_fields()]
+            assert cols == [c for c in release if c in cols] and len(set(cols)) == len(cols), f
+        else:
+            assert tuple(header) == feed.columns
         assert s.files[f] >= 1, f"{f} has no data rows"
     opt = (out / f"national_opt_out_{ymd}.csv").read_text(encoding="utf-8").splitlines()
     assert opt[0] == "nhs_number" and all(is_valid_nhs_number(n) for n in opt[1:])
@@ -145,7 +169,7 @@ def test_every_identifier_is_valid_unless_the_truth_says_otherwise(mid: tuple, s
             feed = next((v for k, v in feeds.FEEDS.items() if f.name.startswith(k + "_")), None)
             if feed is None or (f.name, "") in bad_rows:
                 continue
-            nhs_col, pc_col = {"nhs_phb": ("nhs_number", "postcode"), "social_care": ("NHS_Number", "Postcode"),
+            nhs_col, pc_col = {"nhs_phb": ("nhs_number", "postcode"), "social_care": ("nhs_number", "postcode"),
                                "send": ("NHSNumber", "PostCode")}[feed.name]
             for i, row in enumerate(_read(f, "cp1252" if _is_cp1252(f) else "utf-8-sig"), start=1):
                 if (f.name, str(i)) in bad_rows:
@@ -211,20 +235,47 @@ def test_nhs_phb_shares_match_the_national_figures(mid: tuple) -> None:
 
 def test_social_care_and_send_mixes(mid: tuple) -> None:
     sc = _feed_rows(mid[0], feeds.SOCIAL_CARE)
-    events = Counter(r["Event_Type"] for r in sc)
-    assert events["Service"] / len(sc) > 0.75 and all(events[e] > 0 for e in ("Request", "Assessment", "Review"))
-    service = [r for r in sc if r["Event_Type"] == "Service"]
-    mech = Counter(r["Delivery_Mechanism"] for r in service)
-    assert all(0.1 < mech[m] / len(service) < 0.6 for m in feeds.CLD_DELIVERY_MECHANISMS)
-    freq = Counter(r["Cost_Frequency_Unit_Type"] for r in service)
-    assert set(freq) == set(feeds.CLD_COST_FREQUENCIES)
+    canon = {f.column: _canonical(f.code_list) for f in contract.cld_fields() if f.code_list}
+
+    def value(r: dict[str, str], col: str) -> str:
+        return canon[col].get(r[col].strip().lower(), "?") if r.get(col) else ""
+
+    events = Counter(value(r, "event_type") for r in sc)
+    assert events["Service"] / len(sc) > 0.7 and all(events[e] > 0 for e in ("Request", "Assessment", "Review"))
+    service = [r for r in sc if value(r, "event_type") == "Service"]
+    mech = Counter(value(r, "delivery_mechanism") for r in service)
+    for m in contract.canonical_values("cld_delivery_mechanism"):
+        assert 0.1 < mech[m] / len(service) < 0.6, (m, mech)
+    # Blank Delivery Mechanism: mostly on Direct payment components (derivable), a few elsewhere.
+    blank = Counter(value(r, "service_component") for r in service if r["delivery_mechanism"] == "")
+    assert blank["Direct payment"] > 20 and 0 < sum(blank.values()) - blank["Direct payment"] < 0.02 * len(service)
+    freq = Counter(value(r, "cost_frequency_unit_type") for r in service)
+    assert set(freq) == set(contract.canonical_values("cld_cost_frequency"))
+    per_unit = {c.value for c in contract.codes("cld_cost_frequency") if c.warehouse_code == "per_unit"}
     for r in service:
-        assert (r["Planned_units_per_week"] != "") == (r["Cost_Frequency_Unit_Type"] in feeds.CLD_UNIT_FREQUENCIES)
-        assert r["Planned_units_per_week"] == "" or float(r["Planned_units_per_week"]) > 0
-        assert _age(r["Date_of_Birth"], r["Event_Start_Date"]) >= 18
-    assert all(r["Unit_Cost"] == "" and r["Service_Type"] == "" for r in sc if r["Event_Type"] != "Service")
-    missing = sum(r["NHS_Number"] == "" for r in sc) / len(sc)
+        assert (r["planned_units_per_week"] != "") == (value(r, "cost_frequency_unit_type") in per_unit)
+        assert r["planned_units_per_week"] == "" or float(r["planned_units_per_week"]) > 0
+        assert _age(r["date_of_birth"], r["event_start_date"]) >= 18
+        assert re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", r["unit_cost"]), r["unit_cost"]  # pounds, no sign
+        assert r["service_type"] and r["service_component"]
+    others = [r for r in sc if value(r, "event_type") != "Service"]
+    money_cols = ("service_type", "service_component", "delivery_mechanism", "unit_cost", "cost_frequency_unit_type",
+                  "planned_units_per_week")
+    assert others and all(r.get(c, "") == "" for r in others for c in money_cols)
+    missing = sum(r["nhs_number"] == "" for r in sc) / len(sc)
     assert 0.03 < missing < 0.15
+    gender = Counter(value(r, "gender") for r in sc)
+    assert (gender["Male"] + gender["Female"]) / len(sc) > 0.99 and gender["?"] == 0
+    client = Counter(value(r, "client_type") for r in sc if "client_type" in r)
+    assert client["Service user"] / sum(client.values()) > 0.85 and client["Unpaid carer"] > 20
+    carer_types = {v for v in contract.canonical_values("cld_service_type") if v.startswith("Unpaid carer")}
+    for r in service:
+        is_carer = value(r, "client_type") in ("Unpaid carer", "Unpaid carer known by association")
+        assert "client_type" not in r or is_carer == (value(r, "service_type") in carer_types), r
+    funding = Counter(value(r, "client_funding_status") for r in sc if "client_funding_status" in r)
+    assert 0 < funding["Unknown"] / sum(funding.values()) < 0.02
+    psr = Counter(value(r, "primary_support_reason") for r in sc)
+    assert len(psr) >= 10 and psr["?"] == 0
 
     send = _feed_rows(mid[0], feeds.SEND)
     assert sum(r["NHSNumber"] == "" for r in send) / len(send) > 0.7  # SEN2 carries no NHS number
@@ -236,6 +287,122 @@ def test_social_care_and_send_mixes(mid: tuple) -> None:
             assert "1" in (r["OA"], r["DP"]) and r["EducationElementGBP"] and r["BudgetStartDate"]
     pb = Counter(r["PB"] for r in send)
     assert 0.03 < pb["1"] / len(send) < 0.25
+
+
+# ------------------------------------------------------------------------------------ social care: CLD Release 2
+
+_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DMY = re.compile(r"[0-9]{2}/[0-9]{2}/[0-9]{4}")
+
+
+@pytest.fixture(scope="module")
+def cld_night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A clean night of a few thousand people: every social care sender's habits show."""
+    base = tmp_path_factory.mktemp("cld")
+    generate_night(NIGHT, 4000, base / "out", seed=21, truth_dir=base / "truth")
+    return base / "out", base / "truth"
+
+
+def _cld_file(f: Path) -> tuple[bytes, list[str], list[dict[str, str]]]:
+    """Raw bytes, the header as written, the rows by normalised column name."""
+    raw = f.read_bytes()
+    encoding = "cp1252" if _is_cp1252(f) else "utf-8-sig"
+    header = next(csv.reader(io.StringIO(raw.decode(encoding).removeprefix("\ufeff"))))
+    return raw, header, _read(f, encoding)
+
+
+def test_cld_files_are_release_2_as_the_contract_says(cld_night: tuple, small: tuple) -> None:
+    fields = contract.cld_fields()
+    release = [f.column for f in fields]
+    required = {f.column for f in fields if f.required_in_header}
+    coded = {f.column: set(contract.accepted_spellings(f.code_list)) for f in fields if f.code_list}
+    date_cols = [f.column for f in fields if f.kind == "date"]
+    every_row = ("la_code", "reporting_period_start_date", "reporting_period_end_date", "la_person_unique_identifier",
+                 "date_of_birth", "event_type", "event_start_date")
+    for out, truth in (cld_night, small[:2]):
+        defects = {(d["file_name"], int(d["row_number"])): d["defect_class"] for d in _read(truth / "defects.csv")
+                   if d["row_number"]}
+        files = _tonight(out, feeds.SOCIAL_CARE)
+        assert len(files) == 16
+        for f in files:
+            _, header, rows = _cld_file(f)
+            cols = [contract.normalise(h) for h in header]
+            assert cols == [c for c in release if c in cols] and len(set(cols)) == len(cols), f.name  # known, in order
+            assert required <= set(cols), (f.name, required - set(cols))
+            sender = feeds.SOCIAL_CARE.file_pattern.match(f.name)["sender"]
+            formats = set()
+            for i, r in enumerate(rows, start=1):
+                label = defects.get((f.name, i))
+                assert all(r[c] for c in every_row), (f.name, i)
+                assert r["la_code"] == sender or label == "sender_mismatch", (f.name, i)
+                for c, accepted in coded.items():
+                    if c in r and r[c]:
+                        assert r[c].strip().lower() in accepted, (f.name, i, c, r[c])
+                for c in date_cols:
+                    if c in r and r[c]:
+                        formats.add("iso" if _ISO.fullmatch(r[c]) else "dmy" if _DMY.fullmatch(r[c]) else r[c])
+            assert len(formats) == 1 and formats <= {"iso", "dmy"}, (f.name, formats)  # one format per file
+            # 12 months rolling to the end of the extract date's quarter or month.
+            periods = {(_iso(r["reporting_period_start_date"]), _iso(r["reporting_period_end_date"])) for r in rows}
+            assert periods <= {("2026-01-01", "2026-12-31"), ("2025-12-01", "2026-11-30")}, (f.name, periods)
+            assert len(periods) == 1
+
+
+def test_cld_senders_write_their_own_way(cld_night: tuple) -> None:
+    """The variety councils' exports show, across the senders of one night (quotas in ipb.generate.cld)."""
+    out, truth = cld_night
+    fields = contract.cld_fields()
+    spec = {f.column: f.name for f in fields}
+    dropped = {f.column for f in fields if not f.kept}
+    optional_kept = {f.column for f in fields if f.kept and not f.required_in_header} - {"first_name", "last_name"}
+    canon = {f.column: set(contract.canonical_values(f.code_list)) for f in fields if f.code_list}
+    people = {p["person_id"]: p for p in _read(truth / "people.csv")}
+    recs = {(r["file_name"], int(r["row_number"])): r["person_id"] for r in _read(truth / "records.csv")}
+    seen: Counter[str] = Counter()
+    files = _tonight(out, feeds.SOCIAL_CARE)
+    for f in files:
+        raw, header, rows = _cld_file(f)
+        cols = [contract.normalise(h) for h in header]
+        written = [spec[c] for c in cols]
+        style = ("spec" if header == written else "upper" if header == [w.upper() for w in written]
+                 else "underscore" if all(" " not in h for h in header) and "LA_Code" in header else "other")
+        seen["header_" + style] += 1
+        seen["crlf"] += raw.split(b"\n", 1)[0].endswith(b"\r")
+        seen["names"] += {"first_name", "last_name"} <= set(cols)
+        seen["dropped_columns"] += bool(dropped & set(cols))
+        seen["lean"] += bool(optional_kept - set(cols))
+        seen["dmy"] += "/" in rows[0]["date_of_birth"]
+        seen["release_1"] += any(r[c] and r[c] not in canon[c] for r in rows for c in canon if c in r)
+        refs = [r["event_reference"] for r in rows]
+        blank = sum(x == "" for x in refs) / len(refs)
+        seen["ref_none"] += blank == 1
+        seen["ref_partial"] += 0 < blank < 0.1
+        seen["ref_unique"] += blank == 0 and len(set(refs)) == len({tuple(r.values()) for r in rows})
+        # A double-handed package: two identical service rows, one after the other; no other row repeats.
+        for a, b in zip(rows, rows[1:], strict=False):
+            if a == b:
+                assert a["event_type"].lower() == "service"
+                seen["double_handed"] += 1
+        assert len({tuple(r.values()) for r in rows}) == len(rows) - sum(a == b for a, b in zip(rows, rows[1:],
+                                                                                                 strict=False))
+        for i, r in enumerate(rows, start=1):
+            assert r["nhs_number"] == "" or is_valid_nhs_number(r["nhs_number"]), (f.name, i)  # a clean night
+            if "first_name" in r:
+                p = people[recs[(f.name, i)]]
+                seen["name_rows"] += 1
+                seen["forename_same"] += r["first_name"] == p["forename"]
+                seen["surname_same"] += r["last_name"] == p["surname"]
+    n = len(files)
+    assert seen["header_other"] == 0 and seen["header_spec"] > n / 2
+    assert seen["header_underscore"] >= 1 and seen["header_upper"] >= 1
+    assert 1 <= seen["crlf"] < n / 2
+    assert n / 2 < seen["names"] < n and n / 2 < seen["dropped_columns"] < n and 1 <= seen["lean"] < n / 2
+    assert 1 <= seen["dmy"] < n / 2 and 1 <= seen["release_1"] < n / 2
+    assert seen["ref_none"] >= 1 and seen["ref_partial"] >= 1 and seen["ref_unique"] > n / 2
+    assert seen["double_handed"] >= 3
+    # Names come from the same person as the other feeds, with the same kind of noise (nicknames, typos).
+    assert 0.8 < seen["forename_same"] / seen["name_rows"] < 0.99
+    assert 0.85 < seen["surname_same"] / seen["name_rows"] < 0.995
 
 
 def test_one_population_seen_through_three_feeds(mid: tuple) -> None:
@@ -320,12 +487,14 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
 def test_next_night_evolves_about_one_percent(tmp_path: Path) -> None:
     nights = {}
     for d in ("2026-11-22", "2026-11-23"):
-        generate_night(d, 6000, tmp_path / d, seed=9)
+        generate_night(d, 6000, tmp_path / d, seed=9, truth_dir=tmp_path / f"{d}-truth")
+        keys = {(r["file_name"], int(r["row_number"])): r["record_key"]
+                for r in _read(tmp_path / f"{d}-truth" / "records.csv")}  # CLD's Event Reference may be blank
         nights[d] = {}
         for feed in feeds.FEEDS.values():
             for f in sorted((tmp_path / d).glob(f"{feed.name}_*.csv")):
-                for row in _read(f):
-                    nights[d][(feed.name, row[feed.key_column])] = tuple(row.values())
+                for i, row in enumerate(_read(f), start=1):
+                    nights[d][(feed.name, keys[(f.name, i)])] = tuple(row.values())
     a, b = nights["2026-11-22"], nights["2026-11-23"]
     new, gone = set(b) - set(a), set(a) - set(b)
     changed = {k for k in set(a) & set(b) if a[k] != b[k]}
@@ -344,13 +513,28 @@ def test_next_night_evolves_about_one_percent(tmp_path: Path) -> None:
 
 def test_every_defect_class_is_injected_and_labelled(small: tuple) -> None:
     out, truth, s, _ = small
+    from ipb.generate.defects import ROW_VARIANTS
+
     labels = _read(truth / "defects.csv")
-    row_classes = Counter(d["defect_class"] for d in labels if d["row_number"])
+    row_classes = Counter(d["defect_class"] for d in labels if d["row_number"] and d["expected_outcome"] != "loaded")
     assert set(row_classes) == set(feeds.ROW_DEFECTS)
+    variants = Counter((d["file_name"].split("_2026")[0].rsplit("_", 1)[0], d["defect_class"]) for d in labels
+                       if d["row_number"] and d["expected_outcome"] == "loaded")
+    assert set(variants) == {(f, c) for c, fs in ROW_VARIANTS.items() for f in fs}
+    assert ("social_care", "invalid_nhs_check_digit") in variants  # an optional identifier: the row is kept
     for d in labels:
-        if d["row_number"]:
+        if d["row_number"] and d["expected_outcome"] == "loaded":
+            assert d["expected_reason_code"] == ""
+        elif d["row_number"]:
+            assert d["file_name"].startswith(("nhs_phb_", "send_")) or d["defect_class"] not in (
+                "invalid_nhs_check_digit", "malformed_postcode", "duplicate_key")  # kept rows in a CLD file
             assert (d["expected_outcome"], d["expected_reason_code"]) == (
                 "quarantined", feeds.ROW_DEFECTS[d["defect_class"]])
+    sc_bad_nhs = [(d["file_name"], int(d["row_number"])) for d in labels
+                  if d["defect_class"] == "invalid_nhs_check_digit" and d["file_name"].startswith("social_care_")]
+    for fn, rn in sc_bad_nhs:
+        nhs = _read(out / fn, "cp1252" if _is_cp1252(out / fn) else "utf-8-sig")[rn - 1]["nhs_number"]
+        assert nhs.replace(" ", "").startswith("999") and not is_valid_nhs_number(nhs)
     files = {d["defect_class"]: d for d in labels if not d["row_number"]}
     assert set(files) == set(feeds.FILE_DEFECTS_REJECTED) | set(feeds.FILE_VARIANTS_ACCEPTED)
     for cls, code in feeds.FILE_DEFECTS_REJECTED.items():
@@ -412,7 +596,7 @@ def test_the_loader_agrees_with_the_truth(fresh_db: str, small: tuple) -> None:
         results[f.name] = load_file(feed, f)
     labels = _read(truth / "defects.csv")
     expected_rows = {(d["file_name"], int(d["row_number"])): d["expected_reason_code"] for d in labels
-                     if d["row_number"]}
+                     if d["row_number"] and d["expected_outcome"] == "quarantined"}
     with psycopg.connect(fresh_db) as conn:
         got = {(fn, rn): (code, codes) for fn, rn, code, codes in conn.execute(
             "select file_name, row_number, reason_code, all_reason_codes from quarantine.rows")}

@@ -5,7 +5,9 @@
 
 One population (population.py) seen through three feeds (rows.py), each record with a deterministic lifecycle
 (lifecycle.py) so any date is a pure function of (seed, date, people); cross-feed noise (noise.py); defects
-(defects.py); the answer key (truth.py). NATIONAL_PEOPLE (1,270,000) gives national row counts.
+(defects.py); the answer key (truth.py). Social care files are CLD Release 2 as councils write them (cld.py: the
+field and code lists from ipb.contract, each sender's header spelling, optional columns, date format, Release 1
+spellings, Event References and line ends). NATIONAL_PEOPLE (1,270,000) gives national row counts.
 The validators import without numpy; generate_night loads lazily."""
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Defect injection. Row defects: each class in ipb.feeds.ROW_DEFECTS at the given rate in the feeds where it
-makes sense, one defect per row and every other field valid, so the expected reason is unambiguous. File-level
-defects: accepted encoding variants on real sender files, and rejected files written as extras."""
+makes sense, one defect per row and every other field valid, so the expected reason is unambiguous. Accepted row
+variants (ROW_VARIANTS): a flaw the contract lets a row keep (an optional identifier that is invalid), labelled in
+the truth with outcome `loaded`. File-level defects: accepted encoding variants on real sender files, and rejected
+files written as extras."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from ipb.generate.identifiers import nhs_check_digit
 from ipb.generate.population import CAT
 from ipb.generate.rows import Block
 
-# Where each row defect makes sense; the first feed is where "at least one" is guaranteed.
+# Where each row defect makes sense; the first feed is where "at least one" is guaranteed. Social care is a CLD
+# file: its NHS Number and Postcode are optional identifiers (an invalid one costs only itself, see ROW_VARIANTS)
+# and an exact repeated row is a double-handed package (two services), so none of these quarantines a row there.
 CLASS_FEEDS: dict[str, tuple[str, ...]] = {
-    "invalid_nhs_check_digit": ("nhs_phb", "social_care", "send"),
+    "invalid_nhs_check_digit": ("nhs_phb", "send"),
     "malformed_date": ("social_care", "nhs_phb", "send"),
     "future_birth_date": ("nhs_phb",),
     "negative_amount": ("nhs_phb", "social_care", "send"),
@@ -24,17 +28,30 @@ CLASS_FEEDS: dict[str, tuple[str, ...]] = {
     "cyp_cc_for_adult": ("nhs_phb",),
     "send_over_25": ("send",),
     "pb0_with_amounts": ("send",),
-    "duplicate_key": ("send", "nhs_phb", "social_care"),
+    "duplicate_key": ("send", "nhs_phb"),
     "unknown_organisation": ("nhs_phb",),
     "sender_mismatch": ("social_care", "nhs_phb", "send"),
-    "malformed_postcode": ("send", "nhs_phb", "social_care"),
+    "malformed_postcode": ("send", "nhs_phb"),
 }
 assert set(CLASS_FEEDS) == set(feeds.ROW_DEFECTS), "every defect class in ipb.feeds needs a home here"
+# Row flaws the loader keeps the row for (expected outcome `loaded`, no reason code); at least one per feed listed.
+ROW_VARIANTS: dict[str, tuple[str, ...]] = {
+    "invalid_nhs_check_digit": ("social_care",),
+    "malformed_postcode": ("social_care",),
+}
+
+
+def expected_outcome(feed_name: str, cls: str) -> tuple[str, str]:
+    """(expected outcome, expected reason code) of a row labelled `cls` in `feed_name`."""
+    if feed_name in ROW_VARIANTS.get(cls, ()):
+        return "loaded", ""
+    return "quarantined", feeds.ROW_DEFECTS[cls]
+
 
 # Per feed: which column holds the NHS number, birth date, postcode and sender.
 ID_COLS = {
     "nhs_phb": ("nhs_number", "date_of_birth", "postcode", "icb_code"),
-    "social_care": ("NHS_Number", "Date_of_Birth", "Postcode", "LA_Code"),
+    "social_care": ("nhs_number", "date_of_birth", "postcode", "la_code"),
     "send": ("NHSNumber", "PersonBirthDate", "PostCode", "LEA"),
 }
 FAKE_SUB_ICBS = ("99X", "00Z", "Z9Z9Z", "X1Y")
@@ -46,7 +63,8 @@ VARIANT_FILES = (("windows_1252", "social_care"), ("utf8_bom", "nhs_phb"), ("crl
 assert {c for _, c in REJECTED_FILES} == set(feeds.FILE_DEFECTS_REJECTED)
 assert {c for c, _ in VARIANT_FILES} == set(feeds.FILE_VARIANTS_ACCEPTED)
 POUND_TEXT = "Other: £25 weekly top-up"
-MISSING_COLUMN = {"send": "SENPrimaryNeed", "nhs_phb": "postcode", "social_care": "Postcode"}
+# The column a missing_column file leaves out (social care: a column its header must have, by normalised name).
+MISSING_COLUMN = {"send": "SENPrimaryNeed", "nhs_phb": "postcode", "social_care": "gender"}
 
 
 def _bad_nhs(value: str, k: int) -> str:
@@ -56,6 +74,15 @@ def _bad_nhs(value: str, k: int) -> str:
     check = nhs_check_digit(s[:9])
     bad = (check + 1 + k % 9) % 10 if check is not None else k % 10
     return s[:9] + str(bad)
+
+
+def _bad_postcode(value: str, kind: int) -> str:
+    pc = value.upper().split()
+    if len(pc) == 2 and kind == 0:
+        return pc[0]  # outward code only
+    if len(pc) == 2 and kind == 1:
+        return f"{pc[1]} {pc[0]}"  # halves swapped
+    return "UNKNOWN"
 
 
 def _iso_to_day(s: str) -> int:
@@ -77,10 +104,10 @@ def inject(block: Block, rate: float, rng: np.random.Generator, force: bool, sen
     info = block.info
     nhs_col, dob_col, pc_col, sender_col = ID_COLS[name]
 
-    def choose(cls: str, eligible: np.ndarray, fallback: bool) -> np.ndarray:
+    def choose(cls: str, eligible: np.ndarray, fallback: bool, first_feed: str | None = None) -> np.ndarray:
         pool = np.flatnonzero(eligible & ~used)
         k = int(rng.binomial(len(pool), rate)) if len(pool) else 0
-        if force and CLASS_FEEDS[cls][0] == name and k == 0:
+        if force and (first_feed or CLASS_FEEDS[cls][0]) == name and k == 0:
             if len(pool) == 0 and fallback:
                 pool = np.flatnonzero(~used)
             k = min(1, len(pool))
@@ -96,6 +123,13 @@ def inject(block: Block, rate: float, rng: np.random.Generator, force: bool, sen
         if cls == "invalid_nhs_check_digit":
             for i in choose(cls, anyrow, True):
                 c[nhs_col][i] = _bad_nhs(c[nhs_col][i], int(rng.integers(0, 10**9)))
+        elif cls == "malformed_date" and name == "social_care":
+            # CLD files may write DD/MM/YYYY (one format per file), so the defect is an impossible date in the
+            # file's own format: a day the month does not have.
+            for i in choose(cls, anyrow, True):
+                dob = c[dob_col][i]
+                day_no = str(30 + int(rng.integers(0, 2)))
+                c[dob_col][i] = f"{day_no}/02/{dob[6:]}" if "/" in dob else f"{dob[:4]}-02-{day_no}"
         elif cls == "malformed_date":
             for i in choose(cls, anyrow, True):
                 y, m, d = c[dob_col][i].split("-")
@@ -115,7 +149,7 @@ def inject(block: Block, rate: float, rng: np.random.Generator, force: bool, sen
                     ind[i] = "-" + (ind[i] or str(info["total"][i] // 100))
             elif name == "social_care":
                 for i in choose(cls, info["service"], False):
-                    c["Unit_Cost"][i] = "-" + c["Unit_Cost"][i]
+                    c["unit_cost"][i] = "-" + c["unit_cost"][i]
             else:
                 for i in choose(cls, info["pb"], True):
                     c["EducationElementGBP"][i] = "-" + (c["EducationElementGBP"][i] or "150.00")
@@ -167,14 +201,16 @@ def inject(block: Block, rate: float, rng: np.random.Generator, force: bool, sen
                 c[sender_col][i] = senders[other]
         elif cls == "malformed_postcode":
             for i in choose(cls, anyrow, True):
-                pc = c[pc_col][i].upper().split()
-                kind = int(rng.integers(0, 3))
-                if len(pc) == 2 and kind == 0:
-                    c[pc_col][i] = pc[0]  # outward code only
-                elif len(pc) == 2 and kind == 1:
-                    c[pc_col][i] = f"{pc[1]} {pc[0]}"  # halves swapped
-                else:
-                    c[pc_col][i] = "UNKNOWN"
+                c[pc_col][i] = _bad_postcode(c[pc_col][i], int(rng.integers(0, 3)))
+    for cls, where in ROW_VARIANTS.items():
+        if name not in where:
+            continue
+        if cls == "invalid_nhs_check_digit":
+            for i in choose(cls, c[nhs_col] != "", True, first_feed=where[0]):
+                c[nhs_col][i] = _bad_nhs(c[nhs_col][i], int(rng.integers(0, 10**9)))
+        elif cls == "malformed_postcode":
+            for i in choose(cls, c[pc_col] != "", True, first_feed=where[0]):
+                c[pc_col][i] = _bad_postcode(c[pc_col][i], int(rng.integers(0, 3)))
     if dups:
         ix = np.concatenate([np.arange(n), np.array(dups, dtype=np.int64)])
         block = block.take(ix)

@@ -14,14 +14,14 @@ import numpy as np
 
 from ipb import feeds, reference
 from ipb.feeds import Feed
-from ipb.generate import dates, population, rows
+from ipb.generate import cld, dates, population, rows
 from ipb.generate import defects as defects_mod
 from ipb.generate.params import CATEGORIES, FIRST_DATE, LAST_DATE, MIN_PEOPLE, Params
 from ipb.generate.rand import Rand
 from ipb.generate.truth import Truth, person_ids
 
 CHUNK = 25_000  # people per chunk; fixed so output never depends on it
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: social care files are CLD Release 2 as councils write them (cld.py)
 FEED_ORDER = (feeds.NHS_PHB, feeds.SOCIAL_CARE, feeds.SEND)
 
 
@@ -39,7 +39,8 @@ class GenerateSummary:
     truth_dir: Path | None
     files: dict[str, int] = field(default_factory=dict)  # file name -> data rows
     rows: dict[str, int] = field(default_factory=dict)  # feed -> data rows in real sender files
-    row_defects: dict[str, int] = field(default_factory=dict)
+    row_defects: dict[str, int] = field(default_factory=dict)  # quarantined row defects per class
+    row_variants: dict[str, int] = field(default_factory=dict)  # accepted row flaws (loaded) per class
     file_defects: dict[str, str] = field(default_factory=dict)  # class -> file name
     opted_out: int = 0
 
@@ -62,13 +63,36 @@ def _valid_nhs_bases(seed: int) -> np.ndarray:
 
 
 class _SenderFile:
-    def __init__(self, path: Path, feed: Feed, variant: str | None, columns: tuple[str, ...] | None = None) -> None:
+    """One sender's file: `columns` are the block's column keys written, `header` how the sender spells them."""
+
+    def __init__(self, path: Path, feed: Feed, variant: str | None, style: cld.SenderStyle | None = None) -> None:
         encoding = {"windows_1252": "cp1252", "utf8_bom": "utf-8-sig"}.get(variant or "", "utf-8")
         self.path = path
+        self.columns: tuple[str, ...] = style.columns if style else feed.columns
+        self.header: list[str] = style.header() if style else list(feed.columns)
+        crlf = variant == "crlf" or (style is not None and style.crlf)
         self.fh: TextIO = path.open("w", encoding=encoding, newline="")
-        self.writer = csv.writer(self.fh, lineterminator="\r\n" if variant == "crlf" else "\n")
-        self.writer.writerow(columns or feed.columns)
+        self.line_end = "\r\n" if crlf else "\n"
+        self.writer = csv.writer(self.fh, lineterminator=self.line_end)
+        self.writer.writerow(self.header)
         self.rows = 0
+
+    def write_columns(self, cols: list[list[str]]) -> None:
+        """Write rows given column by column, exactly as csv.writer (minimal quoting) would, but joined in C: only
+        a column holding a comma, quote or line break is quoted field by field."""
+        for k, col in enumerate(cols):
+            joined = "\x1f".join(col)
+            if any(ch in joined for ch in _CSV_SPECIAL):
+                cols[k] = [_csv_quote(v) for v in col]
+        if cols and cols[0]:
+            self.fh.write(self.line_end.join(map(",".join, zip(*cols, strict=True))) + self.line_end)
+
+
+_CSV_SPECIAL = (",", '"', "\r", "\n")
+
+
+def _csv_quote(v: str) -> str:
+    return '"' + v.replace('"', '""') + '"' if any(ch in v for ch in _CSV_SPECIAL) else v
 
 
 def _parse_date(value: dt.date | str) -> dt.date:
@@ -120,10 +144,13 @@ def generate_night(date: dt.date | str, people: int, out_dir: Path | str, seed: 
         for feed_name, cls in defects_mod.REJECTED_FILES:
             rejected[cls] = (feed_name, _pick_sender(plan, len(senders[feed_name]), feed_name, taken))
 
+    ctx = rows.Ctx(r, p, geo, day)
+    styles = {"social_care": rows.sc_styles(ctx)}
     files: dict[tuple[str, int], _SenderFile] = {}
     for f in FEED_ORDER:
         for k, code in enumerate(senders[f.name]):
-            files[(f.name, k)] = _SenderFile(out / f.file_name(code, ymd), f, variants.get((f.name, k)))
+            style = styles[f.name][k] if f.name in styles else None
+            files[(f.name, k)] = _SenderFile(out / f.file_name(code, ymd), f, variants.get((f.name, k)), style)
     opt_name = feeds.OPT_OUT.file_name(None, ymd)
     opt_fh = (out / opt_name).open("w", encoding="utf-8", newline="")
     opt_fh.write("nhs_number\n")
@@ -131,7 +158,6 @@ def generate_night(date: dt.date | str, people: int, out_dir: Path | str, seed: 
 
     nhs_pool = _valid_nhs_bases(seed)
     nhs_used = 0
-    ctx = rows.Ctx(r, p, geo, day)
     show = progress if progress is not None else (sys.stderr.isatty() and people >= 50_000) or people >= 500_000
     bar = _Progress(people, show)
     try:
@@ -161,7 +187,7 @@ def generate_night(date: dt.date | str, people: int, out_dir: Path | str, seed: 
                     block, labels = defects_mod.inject(block, defects, drng, chunk_no == 0, senders[f.name], day,
                                                        keep_clean=pound)
                 if pound is not None:
-                    block.cols["Service_Component"][pound] = defects_mod.POUND_TEXT
+                    block.cols["event_outcome"][pound] = defects_mod.POUND_TEXT
                 _write_block(block, labels, files, truth, samples, summary)
             bar.advance(len(idx))
     except BaseException:
@@ -185,10 +211,11 @@ def generate_night(date: dt.date | str, people: int, out_dir: Path | str, seed: 
         prev = (d - dt.timedelta(days=1)).strftime("%Y%m%d")
         for cls, (fname, k) in rejected.items():
             name = _write_rejected(out, cls, feeds.FEEDS[fname], senders[fname][k], prev, d, samples[(fname, k)],
-                                   truth, summary)
+                                   truth, summary, files[(fname, k)])
             truth.add_defect(name, None, cls, "rejected", feeds.FILE_DEFECTS_REJECTED[cls])
             summary.file_defects[cls] = name
-    truth.finish(_manifest(summary, p, nhs_used))
+    truth.finish(_manifest(summary, p, nhs_used, {files[("social_care", k)].path.name: s
+                                                  for k, s in enumerate(styles["social_care"])}))
     return summary
 
 
@@ -201,8 +228,8 @@ def _pick_sender(rng: np.random.Generator, n: int, feed_name: str, taken: set[tu
 
 
 def _pound_row(block: rows.Block, variants: dict[tuple[str, int], str]) -> int | None:
-    """The Windows-1252 file carries a real pound sign in free text (kept free of defects), so a mangled
-    encoding would show."""
+    """The Windows-1252 file carries a real pound sign in free text (Event Outcome, a kept text column every
+    sender writes; the row is kept free of defects), so a mangled encoding would show."""
     for (fname, k), cls in variants.items():
         if fname == "social_care" and cls == "windows_1252":
             ok = np.flatnonzero((block.sender == k) & block.info["service"])
@@ -217,12 +244,13 @@ def _write_block(block: rows.Block, labels: np.ndarray, files: dict[tuple[str, i
         return
     order = np.argsort(block.sender, kind="stable")
     bounds = np.flatnonzero(np.diff(block.sender[order])) + 1
-    cols = [block.cols[c] for c in feed.columns]
     for g in np.split(order, bounds):
         s = int(block.sender[g[0]])
         sf = files[(feed.name, s)]
-        data = list(zip(*(c[g].tolist() for c in cols), strict=True))
-        sf.writer.writerows(data)
+        cols = [block.cols[c][g].tolist() for c in sf.columns]
+        sample = samples.get((feed.name, s))
+        raw = [list(row) for row in zip(*(col[:12] for col in cols), strict=True)] if sample is not None else []
+        sf.write_columns(cols)
         first = sf.rows + 1
         sf.rows += len(g)
         name = sf.path.name
@@ -233,27 +261,30 @@ def _write_block(block: rows.Block, labels: np.ndarray, files: dict[tuple[str, i
         lab = labels[g]
         for j in np.flatnonzero(lab != "").tolist():
             cls = lab[j]
-            truth.add_defect(name, first + j, cls, "quarantined", feeds.ROW_DEFECTS[cls])
-            summary.row_defects[cls] = summary.row_defects.get(cls, 0) + 1
-        sample = samples.get((feed.name, s))
+            outcome, reason = defects_mod.expected_outcome(feed.name, cls)
+            truth.add_defect(name, first + j, cls, outcome, reason)
+            counts = summary.row_defects if outcome == "quarantined" else summary.row_variants
+            counts[cls] = counts.get(cls, 0) + 1
         if sample is not None and len(sample) < 12:
             for j in range(min(12 - len(sample), len(g))):
                 if lab[j] == "":
-                    sample.append((list(data[j]), pids[j], keys[j]))
+                    sample.append((raw[j], pids[j], keys[j]))
 
 
 def _write_rejected(out: Path, cls: str, feed: Feed, sender: str, prev: str, d: dt.date,
-                    sample: list[tuple[list[str], str, str]], truth: Truth, summary: GenerateSummary) -> str:
-    """A rejected file, named as a real sender's file but dated the day before (or misnamed)."""
+                    sample: list[tuple[list[str], str, str]], truth: Truth, summary: GenerateSummary,
+                    like: _SenderFile) -> str:
+    """A rejected file, named as a real sender's file but dated the day before (or misnamed), written as that
+    sender writes its files (`like`: its columns and header)."""
     name = f"{feed.name}_{sender}_{d.isoformat()}.csv" if cls == "wrong_file_name" else feed.file_name(sender, prev)
     path = out / name
-    header = list(feed.columns)
+    header = list(like.header)
     data = [row for row, _, _ in sample]
     if cls == "extra_column":
         header = header + ["Notes"]
         data = [row + ["checked by team"] for row in data]
     elif cls == "missing_column":
-        drop = header.index(defects_mod.MISSING_COLUMN[feed.name])
+        drop = list(like.columns).index(defects_mod.MISSING_COLUMN[feed.name])
         header = header[:drop] + header[drop + 1:]
         data = [row[:drop] + row[drop + 1:] for row in data]
     elif cls in ("empty_file", "header_only"):
@@ -283,7 +314,8 @@ def _write_rejected(out: Path, cls: str, feed: Feed, sender: str, prev: str, d: 
     return name
 
 
-def _manifest(summary: GenerateSummary, p: Params, nhs_used: int) -> dict[str, Any]:
+def _manifest(summary: GenerateSummary, p: Params, nhs_used: int,
+              sc_styles: dict[str, cld.SenderStyle]) -> dict[str, Any]:
     from ipb.generate.params import EPOCH
 
     return {
@@ -295,10 +327,20 @@ def _manifest(summary: GenerateSummary, p: Params, nhs_used: int) -> dict[str, A
         "rates": p.as_dict(),
         "row_defect_classes": {c: {"feeds": list(f), "expected_reason_code": feeds.ROW_DEFECTS[c]}
                                for c, f in defects_mod.CLASS_FEEDS.items()},
+        "row_variant_classes": {c: {"feeds": list(f), "expected_outcome": "loaded"}
+                                for c, f in defects_mod.ROW_VARIANTS.items()},
+        "social_care_senders": {name: {"header": s.header_style, "columns": len(s.columns),
+                                       "omitted": [c for c in cld.columns() if c not in s.columns],
+                                       "dates": "DD/MM/YYYY" if s.dmy else "YYYY-MM-DD",
+                                       "spellings": "release_1" if s.release1 else "release_2",
+                                       "event_reference": s.event_ref, "line_end": "CRLF" if s.crlf else "LF",
+                                       "reporting_period_ends": "month" if s.monthly else "quarter"}
+                                for name, s in sorted(sc_styles.items())},
         "counts": {
             "files": dict(sorted(summary.files.items())),
             "rows_by_feed": summary.rows,
             "row_defects": dict(sorted(summary.row_defects.items())),
+            "row_variants": dict(sorted(summary.row_variants.items())),
             "file_defects": dict(sorted(summary.file_defects.items())),
             "opted_out": summary.opted_out,
             "people_with_nhs_number": nhs_used,

@@ -63,6 +63,13 @@ class Params:
     postcode_missing_optional: float = 0.03
     dob_day_month_swap: float = 0.01
     opt_out: float = 0.012
+    # Social care (CLD Release 2) rows; each sender's habits (header, dates, spellings) are quotas in cld.py.
+    unpaid_carer: float = 0.08  # social-care-only people who are unpaid carers (carer service types)
+    unpaid_carer_by_association: float = 0.15  # of them, "Unpaid carer known by association"
+    funding_status_unknown: float = 0.005  # Client Funding Status "Unknown"
+    delivery_mechanism_blank_dp: float = 0.20  # blank on a Direct payment component (the loader derives it)
+    delivery_mechanism_blank_other: float = 0.01  # blank on another service (kept, not a personal budget)
+    double_handed: float = 0.02  # home support rows repeated exactly (two carers: two services)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -1,17 +1,19 @@
 """The three feeds as views of the population on one date: which records are in the snapshot and their fields.
-Columns are built whole (numpy object arrays), in the contract's order from ipb.feeds."""
+Columns are built whole (numpy object arrays): nhs_phb and send in the contract's order from ipb.feeds, social care
+as every CLD Release 2 column (ipb.contract) keyed by its normalised name."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
 from ipb import feeds
 from ipb.feeds import Feed
-from ipb.generate import dates, noise
+from ipb.generate import cld, dates, noise, vocab
 from ipb.generate.lifecycle import Life, evaluate
-from ipb.generate.params import CATEGORIES, PHB_SEND, SEND_SC, Params
+from ipb.generate.params import CATEGORIES, PHB_SEND, SC_ONLY, SEND_SC, Params
 from ipb.generate.population import CAT, Geography
 from ipb.generate.rand import Rand, pick
 
@@ -183,48 +185,202 @@ def nhs_phb(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
 
 
 # ------------------------------------------------------------------------------------------------ social_care
-_PSR_OLD = [0.08, 0.52, 0.02, 0.02, 0.005, 0.2, 0.02, 0.06, 0.005, 0.0, 0.07]
-_PSR_YOUNG = [0.05, 0.22, 0.01, 0.01, 0.005, 0.02, 0.36, 0.25, 0.03, 0.005, 0.04]
-_SERVICE_TYPE = [0.68, 0.12, 0.08, 0.001, 0.05, 0.03, 0.039]  # CLD_SERVICE_TYPES order
-# Delivery mechanism per service type: Direct payment, CASSR managed personal budget, CASSR commissioned support.
-_MECH = np.array([[0.28, 0.47, 0.25], [0, 0.15, 0.85], [0, 0.10, 0.90], [0, 0, 1], [0, 0.2, 0.8], [0, 0.1, 0.9],
-                  [0.7, 0.0, 0.3]])
-# Component (CLD_SERVICE_COMPONENTS order) per service type when not a direct payment.
-_COMP = np.array([
-    [0, .55, .14, .03, .05, 0, 0, 0, .13, .05, .05],
-    [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
-    [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0],
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-    [0, .6, 0, 0, 0, .4, 0, 0, 0, 0, 0],
-    [0, .5, 0, 0, 0, .5, 0, 0, 0, 0, 0],
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-])
-# Cost frequency per component: (frequency, probability, median unit cost, sigma, median planned units a week).
-_FREQ: dict[int, list[tuple[str, float, float, float, float]]] = {
-    0: [("Weekly", .5, 380, .6, 0), ("4-weekly", .25, 1500, .6, 0), ("Monthly", .12, 1650, .6, 0),
-        ("Fortnightly", .08, 760, .6, 0), ("Annually", .05, 15000, .7, 0)],
-    1: [("Hourly", 1, 24.5, .12, 10)],
-    2: [("Weekly", .7, 1100, .4, 0), ("Daily", .3, 160, .3, 7)],
-    3: [("Weekly", 1, 520, .3, 0)],
-    4: [("Weekly", .6, 300, .5, 0), ("Hourly", .4, 22, .1, 8)],
-    5: [("Daily", .6, 150, .2, 7), ("Weekly", .4, 1000, .25, 0)],
-    6: [("Weekly", 1, 1050, .25, 0)],
-    7: [("Weekly", 1, 1250, .25, 0)],
-    8: [("Per session", 1, 50, .3, 3)],
-    9: [("One-off", .75, 450, .8, 0), ("Quarterly", .25, 150, .5, 0)],
-    10: [("Monthly", .5, 250, .7, 0), ("Annually", .3, 1500, .7, 0), ("One-off", .2, 300, .8, 0)],
+# CLD Release 2. The code lists are data (ipb.contract, via cld.code_list); the weights below name canonical values,
+# and a name the lists do not hold fails loudly when the model is built.
+_PSR_OLD = {"Physical support: Access and mobility only": .08, "Physical support: Personal care support": .52,
+            "Sensory support: Support for visual impairment": .02,
+            "Sensory support: Support for hearing impairment": .02,
+            "Sensory support: Support for dual impairment": .005, "Support with memory and cognition": .2,
+            "Learning disability support": .02, "Mental health support": .06,
+            "Social support: Substance misuse support": .005,
+            "Social support: Support for social isolation or other reason": .07}
+_PSR_YOUNG = {"Physical support: Access and mobility only": .05, "Physical support: Personal care support": .22,
+              "Sensory support: Support for visual impairment": .01,
+              "Sensory support: Support for hearing impairment": .01,
+              "Sensory support: Support for dual impairment": .005, "Support with memory and cognition": .02,
+              "Learning disability support": .36, "Mental health support": .25,
+              "Social support: Substance misuse support": .03, "Social support: Asylum seeker support": .005,
+              "Social support: Support for social isolation or other reason": .04}
+_PSR_CARER = {"Social support: Support to unpaid carer": 1.0}
+_STYPE_USER = {"Long term support: Community": .70, "Long term support: Residential care": .12,
+               "Long term support: Nursing care": .08, "Long term support: Prison": .001,
+               "Short term support: ST-Max": .05, "Short term support: Ongoing low level": .02,
+               "Short term support: Other short term": .03}
+_STYPE_CARER = {"Unpaid carer support: Direct to unpaid carer": .85,
+                "Unpaid carer support: Support involving the person cared-for": .15}
+_DP, _MANAGED, _COMMISSIONED = "Direct payment", "CASSR managed personal budget", "CASSR commissioned support"
+# Delivery mechanism per service type: (Direct payment, CASSR managed personal budget, CASSR commissioned support).
+_MECH = {"Long term support: Community": (.28, .47, .25), "Long term support: Residential care": (0, .15, .85),
+         "Long term support: Nursing care": (0, .10, .90), "Long term support: Prison": (0, 0, 1),
+         "Short term support: ST-Max": (0, .2, .8), "Short term support: Ongoing low level": (0, .3, .7),
+         "Short term support: Other short term": (0, .1, .9),
+         "Unpaid carer support: Direct to unpaid carer": (.7, 0, .3),
+         "Unpaid carer support: Support involving the person cared-for": (.2, .3, .5)}
+# Service component per service type when the mechanism is not a direct payment (a direct payment's component is
+# `Direct payment`).
+_COMP = {
+    "Long term support: Community": {"Home support or domiciliary care": .55, "Community supported living": .14,
+                                     "Shared Lives": .03, "Extra care housing": .05, "Day support": .16,
+                                     "Equipment": .07},
+    "Long term support: Residential care": {"Long term residential care": 1},
+    "Long term support: Nursing care": {"Long term nursing care": 1},
+    "Long term support: Prison": {"Home support or domiciliary care": 1},
+    "Short term support: ST-Max": {"Reablement": .6, "Short term residential care": .3,
+                                   "Home support or domiciliary care": .1},
+    "Short term support: Ongoing low level": {"Equipment": .5, "Home support or domiciliary care": .3,
+                                              "Day support": .2},
+    "Short term support: Other short term": {"Short term residential care": .5, "Short term nursing care": .2,
+                                             "Home support or domiciliary care": .3},
+    "Unpaid carer support: Direct to unpaid carer": {"Short term residential care": .3, "Day support": .3,
+                                                     "Home support or domiciliary care": .4},
+    "Unpaid carer support: Support involving the person cared-for": {"Short term residential care": .5,
+                                                                     "Day support": .3,
+                                                                     "Home support or domiciliary care": .2},
 }
+# Cost frequency per component: (frequency, probability, median unit cost, sigma, median planned units a week).
+_FREQ: dict[str, list[tuple[str, float, float, float, float]]] = {
+    "Direct payment": [("Weekly", .5, 380, .6, 0), ("4-weekly", .25, 1500, .6, 0), ("Monthly", .12, 1650, .6, 0),
+                       ("Fortnightly", .08, 760, .6, 0), ("Annually", .05, 15000, .7, 0)],
+    "Home support or domiciliary care": [("Hourly", 1, 24.5, .12, 10)],
+    "Community supported living": [("Weekly", .7, 1100, .4, 0), ("Daily", .3, 160, .3, 7)],
+    "Shared Lives": [("Weekly", 1, 520, .3, 0)],
+    "Extra care housing": [("Weekly", .6, 300, .5, 0), ("Hourly", .4, 22, .1, 8)],
+    "Short term residential care": [("Daily", .6, 150, .2, 7), ("Weekly", .4, 1000, .25, 0)],
+    "Short term nursing care": [("Daily", .6, 185, .2, 7), ("Weekly", .4, 1250, .25, 0)],
+    "Long term residential care": [("Weekly", 1, 1050, .25, 0)],
+    "Long term nursing care": [("Weekly", 1, 1250, .25, 0)],
+    "Day support": [("Per session", .8, 50, .3, 3), ("Monthly", .2, 250, .7, 0)],
+    "Equipment": [("One-off", .75, 450, .8, 0), ("Quarterly", .25, 150, .5, 0)],
+    "Reablement": [("Hourly", .7, 25, .12, 8), ("Weekly", .3, 250, .4, 0)],
+}
+_HOME_SUPPORT = "Home support or domiciliary care"
+_OTHER_EVENTS = {"Request": .35, "Assessment": .35, "Review": .30}
 _SERVICE_LIFE = ((500, 1400), (0.6, 0.9), (30, 120), (90, 240), 0.03)
 _EVENT_LIFE = ((150, 500), (0.05, 0.20), (30, 120), (100000, 100001), 0.02)
 MAX_SERVICE_SLOTS = 4
 
 
+@dataclass(frozen=True)
+class _CldModel:
+    psr: cld.CodeList
+    psr_w: np.ndarray  # rows: older service user, younger service user, carer
+    stype: cld.CodeList
+    stype_w: np.ndarray  # rows: service user, carer
+    mech: cld.CodeList
+    mech_w: np.ndarray  # per service type
+    comp: cld.CodeList
+    comp_w: np.ndarray  # per service type
+    freq: cld.CodeList
+    freq_tables: dict[int, list[tuple[int, float, float, float, float]]]  # per component index
+    unit_freqs: np.ndarray  # frequency indexes that need planned units
+    daily: int
+    dp_mech: int
+    dp_comp: int
+    home_comp: int
+    funding: cld.CodeList
+    funding_w: np.ndarray
+    client: cld.CodeList
+    event: cld.CodeList
+    event_w: np.ndarray
+    service_event: int
+    gender: dict[str, str]  # person sex code -> canonical Gender value
+    gender_list: cld.CodeList
+
+
+@cache
+def _cld_model(funding_unknown: float) -> _CldModel:
+    psr, stype = cld.code_list("cld_primary_support_reason"), cld.code_list("cld_service_type")
+    mech, comp = cld.code_list("cld_delivery_mechanism"), cld.code_list("cld_service_component")
+    freq, funding = cld.code_list("cld_cost_frequency"), cld.code_list("cld_client_funding_status")
+    event = cld.code_list("cld_event_type")
+    mech_order = [mech.index(m) for m in (_DP, _MANAGED, _COMMISSIONED)]
+    mech_w = np.zeros((len(stype.values), len(mech.values)))
+    comp_w = np.zeros((len(stype.values), len(comp.values)))
+    for st, w in _MECH.items():
+        mech_w[stype.index(st), mech_order] = w
+        comp_w[stype.index(st)] = comp.weights(_COMP[st])
+    for k in range(len(stype.values)):  # a service type the generator has no weights for: commissioned
+        if mech_w[k].sum() == 0:
+            mech_w[k, mech.index(_COMMISSIONED)] = 1
+            comp_w[k, comp.index(_HOME_SUPPORT)] = 1
+    unit = [f for f, code in cld.warehouse_codes("cld_cost_frequency").items() if code == "per_unit"]
+    status = {"Fully social care funded": .70, "Joint client and social care funded": .265,
+              "Fully client funded": .035 - funding_unknown, "Unknown": funding_unknown}
+    gender = {code: value for value, code in cld.warehouse_codes("cld_gender").items()}
+    return _CldModel(
+        psr, np.stack([psr.weights(_PSR_OLD), psr.weights(_PSR_YOUNG), psr.weights(_PSR_CARER)]),
+        stype, np.stack([stype.weights(_STYPE_USER), stype.weights(_STYPE_CARER)]), mech, mech_w, comp, comp_w,
+        freq, {comp.index(c): [(freq.index(f), pr, med, sig, un) for f, pr, med, sig, un in opts]
+               for c, opts in _FREQ.items()},
+        np.array([freq.index(f) for f in unit], dtype=np.int64), freq.index("Daily"), mech.index(_DP),
+        comp.index(_DP), comp.index(_HOME_SUPPORT), funding, funding.weights(status),
+        cld.code_list("cld_client_type"), event, event.weights(_OTHER_EVENTS), event.index("Service"), gender,
+        cld.code_list("cld_gender"))
+
+
+@cache
+def _styles(seed: int, n: int) -> tuple[cld.SenderStyle, ...]:
+    return cld.sender_styles(Rand(seed), n)
+
+
+@cache
+def _pools(seed: int) -> dict[str, np.ndarray]:
+    """GP practices and CQC-registered provider locations people share (codes kept, names dropped at the door)."""
+    r = Rand(seed)
+    k = np.arange(600, dtype=np.int64)
+    letters = "ABCDEFGHJKLMNPY"
+    gl = r.integers("pool.gpl", k, 0, len(letters))
+    gn = r.integers("pool.gpn", k, 1000, 99999)
+    gw = r.integers("pool.gpw", k, 0, len(vocab.PROVIDER_WORDS))
+    gk = r.integers("pool.gpk", k, 0, len(vocab.GP_KINDS))
+    pn = r.integers("pool.cqc", k, 100_000_000, 2_000_000_000)
+    pw = r.integers("pool.cqw", k, 0, len(vocab.PROVIDER_WORDS))
+    pk = r.integers("pool.cqk", k, 0, len(vocab.PROVIDER_KINDS))
+    return {
+        "gp_code": np.array([f"{letters[a]}{b:05d}" for a, b in zip(gl.tolist(), gn.tolist(), strict=True)],
+                            dtype=object),
+        "gp_name": np.array([f"{vocab.PROVIDER_WORDS[a]} {vocab.GP_KINDS[b]}" for a, b in zip(gw.tolist(), gk.tolist(),
+                                                                                         strict=True)], dtype=object),
+        "cqc_id": np.array([f"1-{x}" for x in pn.tolist()], dtype=object),
+        "cqc_name": np.array([f"{vocab.PROVIDER_WORDS[a]} {vocab.PROVIDER_KINDS[b]}"
+                              for a, b in zip(pw.tolist(), pk.tolist(), strict=True)], dtype=object),
+    }
+
+
+def sc_styles(ctx: Ctx) -> tuple[cld.SenderStyle, ...]:
+    """Each social care sender's habits (cld.py): the same for every night of a seed."""
+    return _styles(ctx.r.seed, len(ctx.geo.council_cld))
+
+
+def _vocab(r: Rand, stream: str, key: np.ndarray, table: tuple, sub: np.ndarray | int = 0) -> np.ndarray:
+    """Pick from a tuple of values, or of (value, weight) pairs."""
+    if table and isinstance(table[0], tuple):
+        values = np.array([v for v, _ in table], dtype=object)
+        return values[r.choice(stream, key, [w for _, w in table], sub)]
+    values = np.array(table, dtype=object)
+    return values[r.integers(stream, key, 0, len(table), sub)]
+
+
+def _only(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    out = values.astype(object)
+    out[~mask] = ""
+    return out
+
+
 def social_care(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
+    """One row per CLD event (request, assessment, service, review) in the council's Release 2 file, every column
+    of the release keyed by its normalised name; the sender's habits (cld.SenderStyle) already applied to values
+    (date format, Release 1 spellings, blank Event References). Which columns a sender writes, and how it spells
+    the header, night.py decides from the same styles."""
     r, p, geo = ctx.r, ctx.p, ctx.geo
+    M = _cld_model(p.funding_status_unknown)
+    styles = sc_styles(ctx)
     Q = _take(P, np.flatnonzero(P["in_sc"]))
     pid = Q["idx"]
+    carer = (Q["group"] == SC_ONLY) & ~Q["anchor"] & (r.uniform("sc.carer", pid) < p.unpaid_carer)
     u = r.uniform("sc.nserv", pid)
     n_serv = 1 + (u < 0.65).astype(np.int64) + (u < 0.40) + (u < 0.20)
+    n_serv = np.where(carer, 1 + (u < 0.3), n_serv)
     v = r.uniform("sc.nother", pid)
     n_other = (v < 0.50).astype(np.int64) + (v < 0.15)
     n_slots = n_serv + n_other
@@ -249,77 +405,167 @@ def social_care(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
     owner, slot, is_service, life, dob = owner[ix], slot[ix], is_service[ix], _life_take(life, ix), dob[ix]
     gen, n = life.gen, len(ix)
     R = _take(Q, owner)
+    is_carer = carer[owner]
+    person = R["idx"]
+    council = R["council"]
+    st = {k: np.array([getattr(s, k) for s in styles])[council] for k in ("release1", "dmy", "event_ref")}
+    r1 = st["release1"]
 
-    age_now = dates.age_years(R["dob"], np.full(n, ctx.day))
-    psr = pick(r.uniform("sc.psr", R["idx"]), np.where((age_now >= 65)[:, None], np.array(_PSR_OLD),
-                                                       np.array(_PSR_YOUNG)))
-    stype = r.choice("sc.stype", slot, _SERVICE_TYPE, gen)
-    mech = pick(r.uniform("sc.mech", slot, gen), _MECH[stype])
-    comp = np.where(mech == 0, 0, pick(r.uniform("sc.comp", slot, gen), _COMP[stype]))
-    freq = np.full(n, "", dtype=object)
+    # Who: client type, primary support reason, funding; the person's own attributes (most dropped at the door),
+    # drawn once per person and repeated on each of their rows.
+    def each(values: np.ndarray) -> np.ndarray:
+        return values[owner]
+
+    def pv(stream: str, table: tuple) -> np.ndarray:
+        return each(_vocab(r, stream, pid, table))
+
+    age_now = each(dates.age_years(Q["dob"], np.full(len(pid), ctx.day)))
+    psr_row = np.where(is_carer, 2, np.where(age_now >= 65, 0, 1))
+    psr = pick(each(r.uniform("sc.psr", pid)), M.psr_w[psr_row])
+    by_assoc = is_carer & each(r.uniform("sc.carerk", pid) < p.unpaid_carer_by_association)
+    client = np.where(is_carer, np.where(by_assoc, M.client.index("Unpaid carer known by association"),
+                                         M.client.index("Unpaid carer")), M.client.index("Service user"))
+    status = each(r.choice("sc.fund", pid, M.funding_w))
+    gender = np.full(n, M.gender_list.index(M.gender["X"]), dtype=np.int64)
+    for code, value in M.gender.items():
+        gender[R["sex"] == code] = M.gender_list.index(value)
+
+    # What: event type; for services the type, component, delivery mechanism and cost.
+    event = r.choice("sc.etype", slot, M.event_w, gen)
+    event[is_service] = M.service_event
+    stype = pick(r.uniform("sc.stype", slot, gen), M.stype_w[is_carer.astype(np.int64)])
+    mech = pick(r.uniform("sc.mech", slot, gen), M.mech_w[stype])
+    comp = np.where(mech == M.dp_mech, M.dp_comp, pick(r.uniform("sc.comp", slot, gen), M.comp_w[stype]))
+    freq = np.full(n, -1, dtype=np.int64)
     unit_cost = np.zeros(n)
     units = np.zeros(n)
     uf = r.uniform("sc.freq", slot, gen)
     z = r.normal("sc.cost", slot, gen)
     zu = r.normal("sc.units", slot, gen)
-    for c, options in _FREQ.items():
+    for c, options in M.freq_tables.items():
         m = comp == c
         if not m.any():
             continue
         k = pick(uf[m], [o[1] for o in options])
-        freq[m] = np.array([o[0] for o in options], dtype=object)[k]
+        freq[m] = np.array([o[0] for o in options])[k]
         unit_cost[m] = np.array([o[2] for o in options])[k] * np.exp(np.array([o[3] for o in options])[k] * z[m])
         units[m] = np.array([o[4] for o in options])[k] * np.exp(0.5 * zu[m])
+    freq = np.where(freq < 0, M.freq.index("Weekly"), freq)
     cost_cents = np.maximum(np.round(unit_cost * _amend_factor(r, "sc.amd", slot, life, 0.02, 0.04) * 100), 100)
-    is_unit = np.isin(freq, list(feeds.CLD_UNIT_FREQUENCIES))
-    units = np.where(freq == "Daily", np.minimum(np.maximum(np.round(units), 1), 7),
+    is_unit = np.isin(freq, M.unit_freqs)
+    units = np.where(freq == M.daily, np.minimum(np.maximum(np.round(units), 1), 7),
                      np.maximum(np.round(units * 2) / 2, 0.5))
     units_s = np.array([f"{x:g}" for x in units.tolist()], dtype=object)
     units_s[~is_unit] = ""
-    event_type = np.array(["Request", "Assessment", "Review"], dtype=object)[
-        r.choice("sc.etype", slot, [0.35, 0.35, 0.30], gen)]
-    event_type[is_service] = "Service"
-    blank = ~is_service
+    # Delivery Mechanism is optional in CLD: often blank on a Direct payment component (the loader derives it),
+    # rarely on another service (kept and counted, not a personal budget).
+    ud = r.uniform("sc.dmblank", slot, gen)
+    mech_blank = np.where(comp == M.dp_comp, ud < p.delivery_mechanism_blank_dp,
+                          ud < p.delivery_mechanism_blank_other)
+    # Providers: commissioned and managed services name a CQC location; a direct payment buys its own.
+    has_provider = is_service & (mech != M.dp_mech) & (r.uniform("sc.cqcp", slot, gen) < 0.8)
+    pools = _pools(r.seed)
+    provider = r.integers("sc.cqc", slot, 0, len(pools["cqc_id"]), gen)
+    gp = each(r.integers("sc.gp", pid, 0, len(pools["gp_code"])))
+    has_gp = each(r.uniform("sc.gpp", pid) < 0.9)
 
-    def svc(values: np.ndarray) -> np.ndarray:
-        out = values.astype(object)
-        out[blank] = ""
-        return out
-
-    fy = dates.ymd(np.array([ctx.day]))
-    fy_start = int(fy[0][0]) if int(fy[1][0]) >= 4 else int(fy[0][0]) - 1
-    rp_start = dates.iso(dates.from_ymd(np.array([fy_start]), np.array([4]), np.array([1])))[0]
-    rp_end = dates.iso(dates.from_ymd(np.array([fy_start + 1]), np.array([3]), np.array([31])))[0]
-    council = R["council"]
-    cld = np.array(geo.council_cld, dtype=object)[council]
-    key = np.array([f"{c}EV{s:010d}{g % 100:02d}" for c, s, g in zip(cld.tolist(), slot.tolist(), gen.tolist(),
+    cld_code = np.array(geo.council_cld, dtype=object)[council]
+    key = np.array([f"{c}EV{s:010d}{g % 100:02d}" for c, s, g in zip(cld_code.tolist(), slot.tolist(), gen.tolist(),
                                                                       strict=True)], dtype=object)
-    status = np.array(feeds.CLD_FUNDING_STATUSES, dtype=object)[r.choice("sc.fund", slot, [0.70, 0.27, 0.03], gen)]
+    ref = key.copy()
+    ref[st["event_ref"] == "none"] = ""
+    ref[(st["event_ref"] == "partial") & (r.uniform("sc.refblank", slot, gen) < cld.EVENT_REF_BLANK_RATE)] = ""
+    ev_name = np.array(M.event.values, dtype=object)[event]
+    is_req, is_ass, is_rev = (ev_name == "Request"), (ev_name == "Assessment"), (ev_name == "Review")
+    outcome = np.full(n, "", dtype=object)
+    for mask, table, stream in ((is_req, vocab.REQUEST_OUTCOMES, "sc.oreq"), (is_ass, vocab.ASSESSMENT_OUTCOMES,
+                                "sc.oass"), (is_rev, vocab.REVIEW_OUTCOMES, "sc.orev"),
+                                (is_service, vocab.SERVICE_OUTCOMES, "sc.osvc")):
+        outcome[mask] = _vocab(r, stream, slot[mask], table, gen[mask])
+    q_cld = np.array(geo.council_cld, dtype=object)[Q["council"]]
+    q_carer = np.flatnonzero(carer)
+    carer_for = np.full(len(pid), "", dtype=object)
+    carer_for[q_carer] = [f"{c}P{x:08d}" for c, x in zip(
+        q_cld[q_carer].tolist(), r.integers("sc.caredfor", pid[q_carer], 0, 10**8).tolist(), strict=True)]
+    hours = np.full(len(pid), "", dtype=object)
+    hours[q_carer] = r.integers("sc.hrs", pid[q_carer], 5, 70).astype(str).astype(object)
+    yn = (("Yes", 0.7), ("No", 0.3))
+    impairment = (("No", 0.88), ("Yes", 0.07), ("Unknown", 0.05))
     cols = {
-        "LA_Code": cld,
-        "LA_Person_Unique_Identifier": np.array([f"{c}P{i:08d}" for c, i in zip(cld.tolist(), R["idx"].tolist(),
-                                                                                strict=True)], dtype=object),
-        "NHS_Number": noise.nhs_number(r, p, R, F_SC, R["nhs_in_sc"], p.nhs_spaced),
-        "Date_of_Birth": dates.iso(dob),
-        "Gender": R["sex"],
-        "Postcode": noise.postcode(r, p, R, F_SC, optional=True),
-        "Primary_Support_Reason": np.array(feeds.CLD_PRIMARY_SUPPORT_REASONS, dtype=object)[psr],
-        "Client_Funding_Status": status,
-        "Event_Type": event_type,
-        "Event_Reference": key,
-        "Event_Start_Date": dates.iso(life.start),
-        "Event_End_Date": iso_or_blank(life.end),
-        "Service_Type": svc(np.array(feeds.CLD_SERVICE_TYPES, dtype=object)[stype]),
-        "Service_Component": svc(np.array(feeds.CLD_SERVICE_COMPONENTS, dtype=object)[comp]),
-        "Delivery_Mechanism": svc(np.array(feeds.CLD_DELIVERY_MECHANISMS, dtype=object)[mech]),
-        "Unit_Cost": svc(money(cost_cents)),
-        "Cost_Frequency_Unit_Type": svc(freq),
-        "Planned_units_per_week": svc(units_s),
-        "Reporting_Period_Start_Date": np.full(n, rp_start, dtype=object),
-        "Reporting_Period_End_Date": np.full(n, rp_end, dtype=object),
+        "la_code": cld_code,
+        "nhs_number": noise.nhs_number(r, p, R, F_SC, R["nhs_in_sc"], p.nhs_spaced),
+        "la_person_unique_identifier": each(np.array([f"{c}P{i:08d}" for c, i in zip(q_cld.tolist(), pid.tolist(),
+                                                                                     strict=True)], dtype=object)),
+        "first_name": each(noise.forename(r, p, Q, F_SC)),
+        "last_name": each(noise.surname(r, p, Q, F_SC)),
+        "gp_practice_name": _only(pools["gp_name"][gp], has_gp),
+        "gp_practice_code": _only(pools["gp_code"][gp], has_gp),
+        "gender": M.gender_list.spellings(gender, r1),
+        "ethnicity": pv("sc.eth", vocab.ETHNICITY),
+        "date_of_birth": dates.iso(dob),
+        "client_type": M.client.spellings(client, r1),
+        "primary_support_reason": M.psr.spellings(psr, r1),
+        "postcode": noise.postcode(r, p, R, F_SC, optional=True),
+        "accommodation_status": pv("sc.acc", vocab.ACCOMMODATION),
+        "employment_status": np.where(age_now >= 67, "Retired", pv("sc.emp", vocab.EMPLOYMENT)).astype(object),
+        "has_unpaid_carer": pv("sc.hasc", vocab.YES_NO_UNKNOWN),
+        "autism_spectrum_disorder_asd": pv("sc.asd", impairment),
+        "visual_impairment": pv("sc.vi", impairment),
+        "hearing_impairment": pv("sc.hi", impairment),
+        "dementia": np.where(age_now >= 65, pv("sc.dem", impairment), "No").astype(object),
+        "client_funding_status": M.funding.spellings(status, r1),
+        "event_type": M.event.spellings(event, r1),
+        "event_reference": ref,
+        "event_start_date": dates.iso(life.start),
+        "event_end_date": iso_or_blank(life.end),
+        "event_description": np.array([vocab.EVENT_DESCRIPTIONS.get(e, "") for e in M.event.values],
+                                      dtype=object)[event],
+        "event_outcome": outcome,
+        "request_route_of_access": _only(_vocab(r, "sc.route", slot, vocab.ROUTE_OF_ACCESS, gen), is_req),
+        "assessment_type": _only(np.where(is_carer, "Unpaid carer assessment",
+                                          _vocab(r, "sc.atype", slot, vocab.ASSESSMENT_TYPES[:2], gen)), is_ass),
+        "eligible_needs_identified": _only(_vocab(r, "sc.elig", slot, yn, gen), is_ass),
+        "informal_carer_involved_in_assessment": _only(_vocab(r, "sc.infc", slot, yn[::-1], gen), is_ass),
+        "method_of_assessment": _only(_vocab(r, "sc.amet", slot, vocab.ASSESSMENT_METHODS, gen), is_ass),
+        "total_hrs_caring_per_week": each(hours),
+        "no_of_adults_being_cared_for": _only(np.full(n, "1", dtype=object), is_carer),
+        "adult_1_linked_person_id": each(carer_for),
+        "service_type": _only(M.stype.spellings(stype, r1), is_service),
+        "service_component": _only(M.comp.spellings(comp, r1), is_service),
+        "delivery_mechanism": _only(M.mech.spellings(mech, r1), is_service & ~mech_blank),
+        "provider_cqc_location_name": _only(pools["cqc_name"][provider], has_provider),
+        "provider_cqc_location_id": _only(pools["cqc_id"][provider], has_provider),
+        "review_reason": _only(_vocab(r, "sc.rrsn", slot, vocab.REVIEW_REASONS, gen), is_rev),
+        "review_outcomes_achieved": _only(_vocab(r, "sc.rach", slot, vocab.REVIEW_ACHIEVED, gen), is_rev),
+        "method_of_review": _only(_vocab(r, "sc.rmet", slot, vocab.ASSESSMENT_METHODS, gen), is_rev),
+        "unit_cost": _only(money(cost_cents), is_service),
+        "cost_frequency_unit_type": _only(M.freq.spellings(freq, r1), is_service),
+        "planned_units_per_week": _only(units_s, is_service),
+        "full_cost_client": _only(np.where(np.array(M.funding.values, dtype=object)[status] == "Fully client funded",
+                                           "Y", "N").astype(object), is_service),
     }
-    info = {"start": life.start, "dob": dob, "service": is_service}
-    return Block(feeds.SOCIAL_CARE, cols, council, R["idx"], key, info)
+    # The reporting period: 12 months to the end of the extract date's quarter (or month), per sender.
+    periods = [cld.reporting_period(ctx.day, s.monthly) for s in styles]
+    cols["reporting_period_start_date"] = dates.iso(np.array([a for a, _ in periods]))[council]
+    cols["reporting_period_end_date"] = dates.iso(np.array([b for _, b in periods]))[council]
+    out: dict[str, np.ndarray] = {}
+    for f in cld.fields():  # every column of the release, in order; one the generator does not know stays blank
+        col = cols.get(f.column)
+        out[f.column] = col if col is not None else np.full(n, "", dtype=object)
+        if f.kind == "date" and st["dmy"].any():
+            d = st["dmy"]
+            out[f.column] = out[f.column].copy()
+            out[f.column][d] = cld.dmy(out[f.column][d])
+    info = {"start": life.start, "dob": dob, "service": is_service, "dmy": st["dmy"]}
+    block = Block(feeds.SOCIAL_CARE, out, council, person, key, info)
+    # A double-handed package (two carers at once) is two identical service rows, one after the other.
+    double = is_service & (comp == M.home_comp) & (r.uniform("sc.double", slot, gen) < p.double_handed)
+    if double.any():
+        reps = 1 + double.astype(np.int64)
+        block = block.take(np.repeat(np.arange(n), reps))
+        last = np.cumsum(reps) - 1
+        block.key[last[double]] = key[double] + "#2"  # the truth's record key; the file's rows are identical
+    return block
 
 
 # ------------------------------------------------------------------------------------------------------- send

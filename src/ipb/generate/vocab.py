@@ -61,3 +61,47 @@ ICB_AREAS: dict[str, tuple[str, ...]] = {
     "QMF": ("E", "IG", "RM"), "QU9": ("OX", "RG", "HP", "SL", "MK"), "QJK": ("EX", "PL", "TQ"),
     "QMM": ("NR", "IP"), "QT1": ("NG",), "QUY": ("BS",), "QJM": ("LN", "PE", "NG"),
 }
+
+# CLD free-text columns (not code lists the warehouse checks): plausible, non-identifying values. Most are dropped
+# at the door by the loader; Event Outcome, Request: Route of Access, GP Practice Code and the CQC location id
+# are kept.
+ETHNICITY = (  # (value, weight)
+    ("White: English, Welsh, Scottish, Northern Irish or British", 0.74), ("White: Irish", 0.01),
+    ("White: Any other White background", 0.05), ("Asian or Asian British: Indian", 0.03),
+    ("Asian or Asian British: Pakistani", 0.025), ("Asian or Asian British: Bangladeshi", 0.01),
+    ("Black, Black British, Caribbean or African: Caribbean", 0.015),
+    ("Black, Black British, Caribbean or African: African", 0.02), ("Mixed or Multiple ethnic groups", 0.015),
+    ("Other ethnic group", 0.01), ("Not stated", 0.05),
+)
+ACCOMMODATION = (
+    ("Owner occupier or shared ownership scheme", 0.35), ("Tenant", 0.25), ("Settled mainstream housing with "
+    "family / friends", 0.12), ("Registered care home", 0.12), ("Registered nursing home", 0.08),
+    ("Supported accommodation / supported lodgings / supported group home", 0.05), ("Shared Lives scheme", 0.01),
+    ("Unknown", 0.02),
+)
+EMPLOYMENT = (("Retired", 0.55), ("Not in paid employment (not actively seeking work)", 0.25),
+              ("In paid employment", 0.05), ("Not in paid employment (seeking work)", 0.02),
+              ("Voluntary work only", 0.02), ("Unknown", 0.11))
+YES_NO_UNKNOWN = (("No", 0.78), ("Yes", 0.16), ("Unknown", 0.06))
+ROUTE_OF_ACCESS = ("Community / other route", "Discharge from hospital", "Diversion from hospital services",
+                   "Self-funder with depleted funds", "Planned entry (transition)")
+REQUEST_OUTCOMES = ("Progress to assessment", "Universal services / signposted to other services",
+                    "No services provided: needs identified but self-funding", "Short term support (ST-Max)",
+                    "No services provided: no identified needs")
+ASSESSMENT_TYPES = ("Long term support assessment", "Short term support assessment", "Unpaid carer assessment",
+                    "Joint assessment")
+ASSESSMENT_OUTCOMES = ("Long term support", "Short term support", "Universal services / signposted to other "
+                       "services", "No services provided: no eligible needs")
+ASSESSMENT_METHODS = ("Face to face", "Telephone", "Video call", "Online self-assessment")
+REVIEW_REASONS = ("Planned", "Unplanned", "Hospital discharge", "Change in circumstances")
+REVIEW_OUTCOMES = ("No change in long term support", "Change in long term support", "Long term support ended",
+                   "Move to residential or nursing care")
+REVIEW_ACHIEVED = ("Yes", "Partially", "No")
+SERVICE_OUTCOMES = ("", "Service continuing", "Service ended as planned", "Service ended: moved to another service")
+EVENT_DESCRIPTIONS = {"Request": "Request for support", "Assessment": "Needs assessment",
+                      "Service": "Service provision", "Review": "Review of support"}
+PROVIDER_WORDS = ("Oak", "Willow", "Meadow", "Riverside", "Beacon", "Harbour", "Greenfields", "Orchard", "Highview",
+                  "Abbey", "Cedar", "Primrose", "Bluebell", "Castle", "Heathside", "Kingsway", "Lakeside", "Millbrook")
+PROVIDER_KINDS = ("Care Home", "Nursing Home", "Home Care Services", "Supported Living", "Day Centre",
+                  "Care Ltd", "Community Care")
+GP_KINDS = ("Surgery", "Medical Centre", "Health Centre", "Medical Practice", "Family Practice")
