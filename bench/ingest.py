@@ -31,7 +31,7 @@ def write_social_care_file(folder: str, n_rows: int, seed: int = 1) -> dict:
     """n_rows social care rows for one council, built chunk by chunk with the generator (ipb.generate.rows)."""
     import numpy as np
 
-    from ipb import feeds, reference
+    from ipb import contract, feeds, reference
     from ipb.generate import dates, population, rows
     from ipb.generate.night import CHUNK, _valid_nhs_bases
     from ipb.generate.params import Params
@@ -47,7 +47,8 @@ def write_social_care_file(folder: str, n_rows: int, seed: int = 1) -> dict:
     used = written = lo = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(feeds.SOCIAL_CARE.columns)
+        fields = contract.cld_fields()  # the council's whole Release 2 file, spec names and order
+        w.writerow([f.name for f in fields])
         while written < n_rows:
             idx = np.arange(lo, lo + CHUNK, dtype=np.int64)
             lo += CHUNK
@@ -60,20 +61,20 @@ def write_social_care_file(folder: str, n_rows: int, seed: int = 1) -> dict:
             used += k
             P["nhs"] = nhs
             block = rows.social_care(ctx, P)
-            block.cols["LA_Code"][:] = sender  # one council's file; keys stay unique (they carry the person slot)
+            block.cols["la_code"][:] = sender  # one council's file; keys stay unique (they carry the person slot)
             take = min(len(block), n_rows - written)
-            w.writerows(zip(*(block.cols[c][:take].tolist() for c in feeds.SOCIAL_CARE.columns), strict=True))
+            w.writerows(zip(*(block.cols[f.column][:take].tolist() for f in fields), strict=True))
             written += take
     return {"path": str(path), "rows": written, "people": lo, "bytes": path.stat().st_size}
 
 
 def write_next_day(path: str, every: int = 100) -> dict:
     """The next day's file of the same council: every `every`-th row's Unit_Cost changed (still valid)."""
-    from ipb import feeds
+    from ipb import contract
 
     src = Path(path)
     nxt = src.with_name(src.name.replace(NIGHT.replace("-", ""), NEXT.replace("-", "")))
-    cost = feeds.SOCIAL_CARE.columns.index("Unit_Cost")
+    cost = [f.name for f in contract.cld_fields()].index("Unit Cost")
     changed = 0
     with src.open(newline="", encoding="utf-8") as fin, nxt.open("w", newline="", encoding="utf-8") as fout:
         r, w = csv.reader(fin), csv.writer(fout, lineterminator="\n")
@@ -101,10 +102,10 @@ def plain_copy(path: str) -> dict:
     """The floor: the same bytes into an empty table of 20 text columns, no checks, one transaction."""
     from psycopg import sql
 
-    from ipb import db, feeds
+    from ipb import contract, db
     from ipb.ingest.filecheck import CHUNK
 
-    cols = [c.lower() for c in feeds.SOCIAL_CARE.columns]
+    cols = [f.column for f in contract.cld_fields()]
     with db.connect() as conn:
         conn.execute("create schema if not exists bench")
         conn.execute(sql.SQL("create table bench.social_care_copy ({})").format(
