@@ -3,6 +3,18 @@
 -- code lists (seed cld_codes: any accepted spelling, any case) and stored in the release's canonical spelling; a
 -- descriptive value outside its list is 'Unknown'. Values are cast by the typed_* macros (the util.to_* functions
 -- the loader's row rules parse them with), so every loaded value fits (docs/feed-types.md).
+{# Each coded CLD field: (join alias, its code list in seed cld_codes, its raw column). #}
+{% set coded_columns = [
+    ('event_types', 'cld_event_type', 'event_type'),
+    ('genders', 'cld_gender', 'gender'),
+    ('client_types', 'cld_client_type', 'client_type'),
+    ('service_types', 'cld_service_type', 'service_type'),
+    ('components', 'cld_service_component', 'service_component'),
+    ('delivery', 'cld_delivery_mechanism', 'delivery_mechanism'),
+    ('funding', 'cld_client_funding_status', 'client_funding_status'),
+    ('frequencies', 'cld_cost_frequency', 'cost_frequency_unit_type'),
+    ('support_reasons', 'cld_primary_support_reason', 'primary_support_reason'),
+] %}
 with
 
 source as (
@@ -37,34 +49,10 @@ coded as (
         frequencies.value as cost_frequency_value,
         support_reasons.value as primary_support_reason_value
     from source
-    left join codes as event_types
-        on event_types.code_list = 'cld_event_type' and lower(trim(source.event_type)) = event_types.spelling_key
-    left join codes as genders
-        on genders.code_list = 'cld_gender' and lower(trim(source.gender)) = genders.spelling_key
-    left join codes as client_types
-        on client_types.code_list = 'cld_client_type' and lower(trim(source.client_type)) = client_types.spelling_key
-    left join codes as service_types
-        on service_types.code_list = 'cld_service_type' and lower(trim(source.service_type)) = service_types.spelling_key
-    left join codes as components
-        on
-            components.code_list = 'cld_service_component'
-            and lower(trim(source.service_component)) = components.spelling_key
-    left join codes as delivery
-        on
-            delivery.code_list = 'cld_delivery_mechanism'
-            and lower(trim(source.delivery_mechanism)) = delivery.spelling_key
-    left join codes as funding
-        on
-            funding.code_list = 'cld_client_funding_status'
-            and lower(trim(source.client_funding_status)) = funding.spelling_key
-    left join codes as frequencies
-        on
-            frequencies.code_list = 'cld_cost_frequency'
-            and lower(trim(source.cost_frequency_unit_type)) = frequencies.spelling_key
-    left join codes as support_reasons
-        on
-            support_reasons.code_list = 'cld_primary_support_reason'
-            and lower(trim(source.primary_support_reason)) = support_reasons.spelling_key
+    {% for alias, code_list, column in coded_columns -%}
+        left join codes as {{ alias }}
+            on {{ alias }}.code_list = '{{ code_list }}' and lower(trim(source.{{ column }})) = {{ alias }}.spelling_key
+    {% endfor -%}
 ),
 
 renamed as (
