@@ -78,35 +78,31 @@ class LocalLandingZone:
         return ref
 
 
-def _refuse(code: str, message: str) -> FileRejected:
-    return FileRejected(code, message)
-
-
 def _open_landed(path: Path) -> int:
     """Open a landed file for reading without following a symlink and without blocking on a FIFO; refuse anything
     that is not a regular file inside its folder."""
     try:
         if stat.S_ISLNK(os.lstat(path).st_mode):
-            raise _refuse("symlink", "the entry is a symbolic link; landed files must be real files, so it was "
+            raise FileRejected("symlink", "the entry is a symbolic link; landed files must be real files, so it was "
                           "not followed or read")
     except FileNotFoundError:
-        raise _refuse("file_missing", "the file was gone when its turn came (moved or deleted)") from None
+        raise FileRejected("file_missing", "the file was gone when its turn came (moved or deleted)") from None
     root = os.path.realpath(path.parent)
     if path.name in ("", ".", "..") or os.path.realpath(path) != os.path.join(root, path.name):
-        raise _refuse("outside_landing_zone", "the entry resolves outside the landing folder; it was not read")
+        raise FileRejected("outside_landing_zone", "the entry resolves outside the landing folder; it was not read")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise _refuse("file_missing", "the file was gone when its turn came (moved or deleted)") from None
+        raise FileRejected("file_missing", "the file was gone when its turn came (moved or deleted)") from None
     except OSError:
         # ELOOP: it became a symlink since the check above (O_NOFOLLOW); or we may not read it.
-        raise _refuse("unreadable_file", "the file cannot be opened for reading without following a link "
+        raise FileRejected("unreadable_file", "the file cannot be opened for reading without following a link "
                       "(permissions, or a symbolic link)") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-        raise _refuse("not_a_file", f"the entry is {kind}; it was not read")
+        raise FileRejected("not_a_file", f"the entry is {kind}; it was not read")
     return fd
 
 
@@ -129,7 +125,7 @@ def snapshot(path: Path, tmp_dir: Path | None = None, settle: float = SETTLE_SEC
             if quiet_for >= settle:
                 break
             if time.monotonic() + (settle - quiet_for) > deadline:
-                raise _refuse("file_in_motion", "the file is still being written (it changed moments ago); "
+                raise FileRejected("file_in_motion", "the file is still being written (it changed moments ago); "
                               "it will be loaded once it stops changing")
             time.sleep(max(settle - quiet_for, 0.05))
         if tmp_dir is not None:
@@ -150,15 +146,10 @@ def snapshot(path: Path, tmp_dir: Path | None = None, settle: float = SETTLE_SEC
                 now = None
             if _identity(before) != _identity(after) or size != after.st_size or now is None \
                     or (now.st_ino, now.st_dev) != (after.st_ino, after.st_dev):
-                raise _refuse("file_in_motion", "the file changed while it was being read: it is still being "
+                raise FileRejected("file_in_motion", "the file changed while it was being read: it is still being "
                               "written or replaced; it will be loaded once it stops changing")
             yield Snapshot(Path(out_name), sha.hexdigest(), size)
         finally:
             Path(out_name).unlink(missing_ok=True)
     finally:
         os.close(fd)
-
-
-def for_night(root: Path, night: str) -> LocalLandingZone:
-    """The folder of one night's arrivals: `<root>/<YYYY-MM-DD>/`."""
-    return LocalLandingZone(root / night)
