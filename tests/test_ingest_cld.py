@@ -123,7 +123,7 @@ def test_a_service_absent_from_the_next_file_ends_at_the_last_period_end(
         settings: config.Settings, tmp_path: Path) -> None:
     """CLD's rolling window (FEEDS.md): a service in a council's file that is missing from its next file has ended
     at the earlier file's reporting period end (marked inferred), not been withdrawn without an end."""
-    from ipb.ingest.loader import ensure_raw_tables
+    from ipb.raw_tables import ensure_raw_tables
 
     first = FIXTURES / "social_care_886_20261122.csv"
     lines = first.read_bytes().split(b"\r\n")

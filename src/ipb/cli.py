@@ -14,19 +14,10 @@ import traceback
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from ipb import config
-
-DEBUG_ENV = "IPB_DEBUG"
-# Set by `ipb run`'s worker once its stderr is the run's log file (tracebacks may go there, not to the console).
-stderr_is_run_log = False
-
-
-def debug_enabled() -> bool:
-    """`IPB_DEBUG=1`: tracebacks and the libraries' console output instead of one clear line."""
-    return config._truthy(os.environ.get(DEBUG_ENV))
+from ipb import config, terminal
+from ipb.terminal import DEBUG_ENV, console, debug_enabled, err
 
 
 def _where(exc: BaseException) -> str:
@@ -97,7 +88,7 @@ class _App(typer.Typer):
             if debug_enabled():
                 raise
             message, code = explain(exc)
-            if stderr_is_run_log:
+            if terminal.stderr_is_run_log:
                 # Inside `ipb run`'s worker the process's own stderr is the run log: the traceback goes there.
                 traceback.print_exc(file=sys.stderr)
             err.print(f"[red]error:[/red] {escape(' '.join(message.split()))}")
@@ -108,8 +99,6 @@ app = _App(help="Integrated personal budgets warehouse.", no_args_is_help=True, 
            pretty_exceptions_enable=False)
 warehouse_app = typer.Typer(help="Start, stop and locate the warehouse PostgreSQL.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 1) -> None:

@@ -82,7 +82,7 @@ def _apply(conn: psycopg.Connection) -> None:
     )
     # Every raw table exists from the start (owned by the loader), so a night without, say, an opt-out file
     # still builds: dbt sees an empty table rather than a missing one.
-    from ipb.ingest.loader import ensure_raw_tables
+    from ipb.raw_tables import ensure_raw_tables
 
     conn.execute("set role ipb_loader")
     ensure_raw_tables(conn)

@@ -75,10 +75,10 @@ def _log_hint() -> str:
 def _become_worker() -> None:
     """In the worker: our consoles keep the pipe to the supervisor; fds 1 and 2 (Airflow, dbt, warnings, any
     subprocess) go to the run log. Files this process creates are private to the user (umask 077)."""
-    from ipb import cli as front
+    from ipb import terminal
 
     os.umask(0o077)
-    if front.debug_enabled() or not os.environ.get(RUN_LOG_ENV):
+    if terminal.debug_enabled() or not os.environ.get(RUN_LOG_ENV):
         return
     sys.stdout.flush()
     sys.stderr.flush()
@@ -88,11 +88,11 @@ def _become_worker() -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    for c in (console, front.console):
+    for c in (console, terminal.console):
         c.file = out
-    for c in (err, front.err):
+    for c in (err, terminal.err):
         c.file = error
-    front.stderr_is_run_log = True
+    terminal.stderr_is_run_log = True
 
 
 # --- the supervisor ------------------------------------------------------------------------------------------
@@ -228,11 +228,11 @@ def _supervise() -> None:
     import signal
     import subprocess
 
-    from ipb import cli as front
+    from ipb import terminal
 
     env = {**os.environ, WORKER_ENV: "1", "COLUMNS": os.environ.get("COLUMNS", str(shutil.get_terminal_size().columns))}
     log_path = None
-    if not front.debug_enabled():
+    if not terminal.debug_enabled():
         log_path = _run_log_path()
         env[RUN_LOG_ENV] = str(log_path)
     command = "ipb " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -244,7 +244,7 @@ def _supervise() -> None:
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "ipb.cli", *sys.argv[1:]], env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT if front.debug_enabled() else subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT if terminal.debug_enabled() else subprocess.PIPE,
         start_new_session=True,  # its own process group: Ctrl-C reaches the supervisor, which stops it all
         preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
     )
