@@ -450,6 +450,7 @@ def test_can_select_does_not_mistake_a_missing_table_for_a_denial(logins: Logins
 
 # --- the pseudonym key (ipb.config) --------------------------------------------------------------------
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -473,6 +474,7 @@ def test_unsafe_pseudonym_key_is_refused_outside_demo_mode(
         assert value not in str(caught.value)  # the message names the problem, never the key
 
 
+@pytest.mark.fast
 def test_real_key_is_accepted_outside_demo_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     key = secrets.token_hex(32)
     monkeypatch.setenv("IPB_DEMO_MODE", "0")

@@ -32,6 +32,8 @@ from ipb import config, warehouse
 from ipb.generate import generate_night
 from ipb.orchestration import airflow_local
 
+pytestmark = pytest.mark.scenario
+
 NIGHT = date(2026, 11, 22)
 PEOPLE = 300
 KEY = "scheduler-test-key-5d0c2e9b7a41f83e"

@@ -300,6 +300,7 @@ def _quarterly_rows(grid: dict[str, dict[str, str]], national: dict[str, int]) -
     return rows
 
 
+@pytest.mark.fast
 def test_attack_recovers_a_star_next_to_published_zeros() -> None:
     # The review's finding: one ICB is `*`, the other ICBs are 0, England is 1: the `*` is 1.
     breach = _quarterly_rows(
@@ -319,6 +320,7 @@ def test_attack_recovers_a_star_next_to_published_zeros() -> None:
     assert attack_quarterly(protected).recovered() == []
 
 
+@pytest.mark.fast
 def test_attack_reads_a_share_beside_a_suppressed_total() -> None:
     rows = [{"area_level": "national", "area_code": "ENGLAND", "measure": m, "people": "0",
              "share_of_people_pct": None} for m in ["people_with_budget", "integrated", *MIXES, "direct_payment"]]

@@ -17,6 +17,8 @@ import yaml
 
 from ipb import airflow_env, config
 
+pytestmark = pytest.mark.fast
+
 REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
 DOCKERFILE = DOCKER / "Dockerfile"

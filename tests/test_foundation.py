@@ -28,6 +28,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.fast
 def test_configuration_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("IPB_STATE_DIR", "IPB_WAREHOUSE_URL", "IPB_WAREHOUSE_PORT", "IPB_WAREHOUSE_DB",
                 "IPB_LANDING_DIR", "IPB_OUTPUT_DIR", "IPB_PSEUDONYM_KEY", "IPB_DEMO_MODE", "IPB_HOME"):
@@ -45,6 +46,7 @@ def test_configuration_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.landing_dir == REPO / ".ipb" / "landing"
 
 
+@pytest.mark.fast
 def test_external_url_switches_off_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IPB_WAREHOUSE_URL", "postgresql://u:secret@db.example:5433/wh")
     s = config.load()
@@ -53,6 +55,7 @@ def test_external_url_switches_off_embedded(monkeypatch: pytest.MonkeyPatch) -> 
     assert "secret" not in warehouse.redact(warehouse.admin_url(s))
 
 
+@pytest.mark.fast
 def test_pseudonym_key_refused_outside_demo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("IPB_PSEUDONYM_KEY", raising=False)
     monkeypatch.setenv("IPB_DEMO_MODE", "0")
@@ -92,6 +95,7 @@ def test_embedded_warehouse_lifecycle(tmp_path: Path) -> None:
         psycopg.connect(url, connect_timeout=2)
 
 
+@pytest.mark.fast
 def test_port_in_use_gives_clear_message(tmp_path: Path) -> None:
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))

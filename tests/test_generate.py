@@ -114,6 +114,7 @@ def test_identifier_validators_agree_with_sql(fresh_db: str) -> None:
 
 # -------------------------------------------------------------------------------------------------- the night
 
+@pytest.mark.fast
 def test_small_night_writes_every_sender_file_fast(small: tuple) -> None:
     from ipb import reference
 
@@ -143,6 +144,7 @@ def test_small_night_writes_every_sender_file_fast(small: tuple) -> None:
     assert opt[0] == "nhs_number" and all(is_valid_nhs_number(n) for n in opt[1:])
 
 
+@pytest.mark.fast
 def test_truth_accounts_for_every_row(small: tuple) -> None:
     out, truth, s, _ = small
     records = _read(truth / "records.csv")
@@ -161,6 +163,7 @@ def test_truth_accounts_for_every_row(small: tuple) -> None:
     assert manifest["rates"]["nickname"] > 0 and manifest["counts"]["files"] == dict(sorted(s.files.items()))
 
 
+@pytest.mark.fast
 def test_every_identifier_is_valid_unless_the_truth_says_otherwise(mid: tuple, small: tuple) -> None:
     for out, truth in (mid, small[:2]):
         bad_rows = {(d["file_name"], d["row_number"]) for d in _read(truth / "defects.csv")}
@@ -184,6 +187,7 @@ def test_every_identifier_is_valid_unless_the_truth_says_otherwise(mid: tuple, s
         assert checked > 100
 
 
+@pytest.mark.fast
 def test_people_have_unique_true_identifiers(mid: tuple) -> None:
     people = _read(mid[1] / "people.csv")
     nhs = [p["nhs_number"] for p in people if p["nhs_number"]]
@@ -195,6 +199,7 @@ def test_people_have_unique_true_identifiers(mid: tuple) -> None:
 
 # ------------------------------------------------------------------------------------------------- calibration
 
+@pytest.mark.fast
 def test_nhs_phb_shares_match_the_national_figures(mid: tuple) -> None:
     rows = _feed_rows(mid[0], feeds.NHS_PHB)
     n = len(rows)
@@ -233,6 +238,7 @@ def test_nhs_phb_shares_match_the_national_figures(mid: tuple) -> None:
         assert r["care_plan_agreed_date"] == "" or r["care_plan_agreed_date"] <= r["start_date"]
 
 
+@pytest.mark.fast
 def test_social_care_and_send_mixes(mid: tuple) -> None:
     sc = _feed_rows(mid[0], feeds.SOCIAL_CARE)
     canon = {f.column: _canonical(f.code_list) for f in contract.cld_fields() if f.code_list}
@@ -311,6 +317,7 @@ def _cld_file(f: Path) -> tuple[bytes, list[str], list[dict[str, str]]]:
     return raw, header, _read(f, encoding)
 
 
+@pytest.mark.fast
 def test_cld_files_are_release_2_as_the_contract_says(cld_night: tuple, small: tuple) -> None:
     fields = contract.cld_fields()
     release = [f.column for f in fields]
@@ -348,6 +355,7 @@ def test_cld_files_are_release_2_as_the_contract_says(cld_night: tuple, small: t
             assert len(periods) == 1
 
 
+@pytest.mark.fast
 def test_cld_senders_write_their_own_way(cld_night: tuple) -> None:
     """The variety councils' exports show, across the senders of one night (quotas in ipb.generate.cld)."""
     out, truth = cld_night
@@ -405,6 +413,7 @@ def test_cld_senders_write_their_own_way(cld_night: tuple) -> None:
     assert 0.85 < seen["surname_same"] / seen["name_rows"] < 0.995
 
 
+@pytest.mark.fast
 def test_one_population_seen_through_three_feeds(mid: tuple) -> None:
     out, truth = mid
     people = {p["person_id"]: p for p in _read(truth / "people.csv")}
@@ -429,6 +438,7 @@ def test_one_population_seen_through_three_feeds(mid: tuple) -> None:
     assert 0.005 < opted / with_nhs < 0.02
 
 
+@pytest.mark.fast
 def test_overlap_rates_are_parameters(tmp_path: Path) -> None:
     from ipb.generate.params import Params
 
@@ -444,6 +454,7 @@ def test_overlap_rates_are_parameters(tmp_path: Path) -> None:
     assert shared["apart"] == 0 and shared["together"] > 40
 
 
+@pytest.mark.fast
 def test_the_same_person_looks_different_across_feeds(mid: tuple) -> None:
     out, truth = mid
     people = {p["person_id"]: p for p in _read(truth / "people.csv")}
@@ -474,6 +485,7 @@ def _tree(d: Path) -> dict[str, bytes]:
     return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.fast
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
     a = generate_night(NIGHT, 400, tmp_path / "a" / "out", seed=3, defects=0.01, truth_dir=tmp_path / "a" / "truth")
     generate_night(NIGHT, 400, tmp_path / "b" / "out", seed=3, defects=0.01, truth_dir=tmp_path / "b" / "truth")
@@ -484,6 +496,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     assert same_names and all(ta[k] != tc[k] for k in same_names if not k.endswith(("_20261121.csv",)))
 
 
+@pytest.mark.fast
 def test_next_night_evolves_about_one_percent(tmp_path: Path) -> None:
     nights = {}
     for d in ("2026-11-22", "2026-11-23"):
@@ -511,6 +524,7 @@ def test_next_night_evolves_about_one_percent(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------------------ defects
 
+@pytest.mark.fast
 def test_every_defect_class_is_injected_and_labelled(small: tuple) -> None:
     out, truth, s, _ = small
     from ipb.generate.defects import ROW_VARIANTS
@@ -553,6 +567,7 @@ def test_every_defect_class_is_injected_and_labelled(small: tuple) -> None:
             assert (fn, first) not in labelled
 
 
+@pytest.mark.fast
 def test_file_level_defects_are_what_they_claim(small: tuple) -> None:
     out, truth, s, _ = small
     f = {d["defect_class"]: out / d["file_name"] for d in _read(truth / "defects.csv") if not d["row_number"]}
@@ -616,6 +631,7 @@ def test_the_loader_agrees_with_the_truth(fresh_db: str, small: tuple) -> None:
 
 # ------------------------------------------------------------------------------------------------ arguments, CLI
 
+@pytest.mark.fast
 def test_arguments_are_checked(tmp_path: Path) -> None:
     with pytest.raises(GenerateError, match="truth"):
         generate_night(NIGHT, 300, tmp_path / "x", truth_dir=tmp_path / "x")
@@ -626,6 +642,7 @@ def test_arguments_are_checked(tmp_path: Path) -> None:
     assert NATIONAL_PEOPLE > 1_000_000
 
 
+@pytest.mark.fast
 def test_cli_generate(tmp_path: Path) -> None:
     from ipb.cli import app
 

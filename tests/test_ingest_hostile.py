@@ -149,6 +149,7 @@ def test_a_file_still_being_written_loads_only_once_complete(fresh_db: str, tmp_
     assert result.checksum == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.fast
 def test_a_file_that_never_settles_is_refused_as_in_motion(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_text("a,b\n")
@@ -164,6 +165,7 @@ def test_a_file_that_never_settles_is_refused_as_in_motion(tmp_path: Path) -> No
     assert refused.value.code == "file_in_motion"
 
 
+@pytest.mark.fast
 def test_snapshot_checksum_covers_exactly_the_copied_bytes(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_bytes(b"a,b\n1,2\n")
@@ -226,6 +228,7 @@ def test_utf8_file_with_one_windows_1252_byte_is_not_silently_re_encoded(fresh_d
     assert stored is False
 
 
+@pytest.mark.fast
 def test_display_name_keeps_contract_names_and_withholds_the_rest() -> None:
     assert display_name(f"nhs_phb_QKS_{NIGHT}.csv") == f"nhs_phb_QKS_{NIGHT}.csv"
     withheld = display_name(f"{PERSON['nhs_number']}.csv")

@@ -168,6 +168,7 @@ def test_accepted_range_is_the_staging_cast(fresh_db: str) -> None:
         assert fits[-1] is True
 
 
+@pytest.mark.fast
 def test_staging_casts_only_through_the_loaders_functions() -> None:
     """No staging model casts a feed value itself: every typed column of the rules is cast by the macro calling
     the very function the loader's typed projection uses, and nothing else in staging casts."""
