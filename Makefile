@@ -10,7 +10,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test setup lint warehouse-start warehouse-stop clean bench airflow
+.PHONY: run test test-fast setup lint warehouse-start warehouse-stop clean bench airflow
 
 run: setup warehouse-start  ## set up, start the warehouse, run the nightly pipeline on sample data
 	$(IPB) prepare
@@ -19,6 +19,16 @@ run: setup warehouse-start  ## set up, start the warehouse, run the nightly pipe
 test: setup lint warehouse-start  ## set up, start what the tests need, run the whole test suite
 	$(IPB) prepare
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The fast loop (CONTRIBUTING.md): about a minute, not the gate. `make test` stays what CI runs.
+FAST_SQL_PATHS := 'dbt_project/models/*.sql' 'dbt_project/macros/*.sql' 'dbt_project/snapshots/*.sql' 'src/ipb/sql/*.sql'
+FAST_SQL := git diff --name-only --diff-filter=d HEAD -- $(FAST_SQL_PATHS); git ls-files --others --exclude-standard -- $(FAST_SQL_PATHS)
+test-fast: setup warehouse-start  ## ruff, sqlfluff on changed SQL, the tests marked fast, the dbt unit tests once
+	$(VENV)/bin/ruff check src dags tests bench expectations
+	@sql="$$($(FAST_SQL))"; if [ -n "$$sql" ]; then echo "sqlfluff lint (changed SQL)"; \
+		$(VENV)/bin/sqlfluff lint --disable-progress-bar --processes 2 $$sql; fi
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m fast $(PYTEST_ARGS)
+	$(VENV)/bin/python -m tests.dbt_unit_tests
 
 airflow: setup warehouse-start  ## run Airflow for real: scheduler, DAG processor, triggerer, UI (stop: ipb airflow down)
 	$(IPB) prepare
