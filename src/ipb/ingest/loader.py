@@ -442,4 +442,3 @@ def _account(conn: psycopg.Connection, feed: Feed, result: LoadResult) -> None:
                rows_set_aside = %s, loaded_at = now() where batch_id = %s""",
         (result.rows_in_file, result.rows_loaded, result.rows_quarantined, result.rows_set_aside, result.batch_id),
     )
-
