@@ -22,6 +22,8 @@ from ipb import config, warehouse
 from ipb.generate import generate_night
 from tests import feedrows as fr
 
+pytestmark = pytest.mark.scenario
+
 NIGHT = date(2026, 11, 22)
 KEY = "ig-test-key-5d0c7a21e9b84f36"
 # Planted identifiers: unusual enough that finding one anywhere can only mean it leaked.

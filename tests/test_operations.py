@@ -139,6 +139,7 @@ def _query(url: str, q: str) -> list[tuple]:
         return conn.execute(q).fetchall()
 
 
+@pytest.mark.scenario
 def test_sigterm_stops_a_run_within_seconds_and_the_rerun_publishes(night_env) -> None:
     import psutil
 
@@ -188,6 +189,7 @@ def test_sigterm_stops_a_run_within_seconds_and_the_rerun_publishes(night_env) -
         assert "published:    NO" in rerun.stdout
 
 
+@pytest.mark.scenario
 def test_airflow_home_is_private_after_a_run(night_env) -> None:
     base, _, _, _ = night_env
     home = base / "airflow"
