@@ -4,7 +4,10 @@ one fresh database per test that needs one, and a local Airflow home under .ipb/
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +32,16 @@ def fresh_db(settings: config.Settings, monkeypatch: pytest.MonkeyPatch) -> Iter
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         yield warehouse.admin_url(config.load())
+
+
+@contextmanager
+def isolated_world(settings: config.Settings, base: Path, db_prefix: str, key: str) -> Iterator[tuple[str, dict]]:
+    """A night's own world for an `ipb` subprocess: a scratch warehouse database, its own Airflow home, outputs and a
+    copy of the expectations under `base`, demo mode off with `key`. Yields (database name, environment)."""
+    expectations = base / "expectations"
+    shutil.copytree(settings.expectations_dir, expectations, ignore=shutil.ignore_patterns("uncommitted"))
+    with warehouse.scratch_database(settings, db_prefix) as (name, db_env):
+        env = {**os.environ, **db_env, "IPB_AIRFLOW_HOME": str(base / "airflow"), "IPB_OUTPUT_DIR": str(base / "out"),
+               "IPB_EXPECTATIONS_DIR": str(expectations), "IPB_DEMO_MODE": "0", "IPB_PSEUDONYM_KEY": key}
+        env.pop("IPB_DEBUG", None)
+        yield name, env

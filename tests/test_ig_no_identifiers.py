@@ -6,9 +6,7 @@ postcodes planted in the hostile files and rows."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from datetime import date
@@ -21,6 +19,7 @@ from psycopg import sql
 from ipb import config, warehouse
 from ipb.generate import generate_night
 from tests import feedrows as fr
+from tests.conftest import isolated_world
 
 pytestmark = pytest.mark.scenario
 
@@ -70,22 +69,16 @@ def hostile_night(tmp_path_factory: pytest.TempPathFactory):
     settings = config.load()
     warehouse.start(settings)
     base = tmp_path_factory.mktemp("ig")
-    expectations = base / "expectations"
-    shutil.copytree(settings.expectations_dir, expectations, ignore=shutil.ignore_patterns("uncommitted"))
     folder = base / "landing" / NIGHT.isoformat()
     generate_night(NIGHT, 300, folder, seed=99, defects=0.03, truth_dir=base / "truth")
     outside = base / "outside"
     outside.mkdir()
     _hostile_files(folder, outside)
-    with warehouse.scratch_database(settings, "ipb_test_ig") as (_, env):
-        run_env = {**os.environ, **env, "IPB_AIRFLOW_HOME": str(base / "airflow"),
-                   "IPB_OUTPUT_DIR": str(base / "outputs"), "IPB_EXPECTATIONS_DIR": str(expectations),
-                   "IPB_DEMO_MODE": "0", "IPB_PSEUDONYM_KEY": KEY}
+    with isolated_world(settings, base, "ipb_test_ig", KEY) as (name, run_env):
         ipb = str(Path(sys.executable).with_name("ipb"))
         proc = subprocess.run([ipb, "run", "--date", NIGHT.isoformat(), "--landing", str(folder)], env=run_env,
                               capture_output=True, timeout=1200)
-        url = warehouse.admin_url(config.load()).rsplit("/", 1)[0] + "/" + env["IPB_WAREHOUSE_DB"]
-        yield base, folder, proc, url
+        yield base, folder, proc, warehouse.admin_url(settings, name)
 
 
 def _identifiers(folder: Path) -> set[bytes]:
@@ -129,7 +122,7 @@ def test_no_identifier_of_the_night_anywhere_a_person_can_read(hostile_night) ->
     assert len(identifiers) > 100
     places: dict[str, bytes] = {"console": proc.stdout + proc.stderr, "warehouse audit": _readable_database_text(url)}
     settings = config.load()
-    for root in (base / "airflow", base / "outputs", base / "expectations", settings.dbt_project_dir / "target",
+    for root in (base / "airflow", base / "out", base / "expectations", settings.dbt_project_dir / "target",
                  settings.dbt_project_dir / "logs"):
         for path in (p for p in root.rglob("*") if p.is_file()):
             places[str(path)] = path.read_bytes()

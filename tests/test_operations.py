@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +16,7 @@ import psycopg
 import pytest
 
 from ipb import config, warehouse
+from tests.conftest import isolated_world
 
 NIGHT = date(2026, 11, 22)
 KEY = "operations-test-key-5d2c81f07e4b9a36"
@@ -123,14 +123,9 @@ def night_env(tmp_path_factory: pytest.TempPathFactory):
     settings = config.load()
     warehouse.start(settings)
     base = tmp_path_factory.mktemp("ops_night")
-    expectations = base / "expectations"
-    shutil.copytree(settings.expectations_dir, expectations, ignore=shutil.ignore_patterns("uncommitted"))
     folder = base / "landing" / NIGHT.isoformat()
     generate_night(NIGHT, 200, folder, seed=7)
-    with warehouse.scratch_database(settings, "ipb_test_ops") as (name, db_env):
-        env = {**os.environ, **db_env, "IPB_AIRFLOW_HOME": str(base / "airflow"), "IPB_OUTPUT_DIR": str(base / "out"),
-               "IPB_EXPECTATIONS_DIR": str(expectations), "IPB_DEMO_MODE": "0", "IPB_PSEUDONYM_KEY": KEY}
-        env.pop("IPB_DEBUG", None)
+    with isolated_world(settings, base, "ipb_test_ops", KEY) as (name, env):
         yield base, folder, env, warehouse.admin_url(settings, name)
 
 
