@@ -62,10 +62,19 @@ def write_social_care_file(folder: str, n_rows: int, seed: int = 1) -> dict:
             P["nhs"] = nhs
             block = rows.social_care(ctx, P)
             block.cols["la_code"][:] = sender  # one council's file; keys stay unique (they carry the person slot)
+            # One council writes one date format: the rows of senders that write DD/MM/YYYY go back to ISO.
+            for f in fields:
+                if f.kind == "date":
+                    block.cols[f.column] = np.array([_iso(v) for v in block.cols[f.column]], dtype=object)
             take = min(len(block), n_rows - written)
             w.writerows(zip(*(block.cols[f.column][:take].tolist() for f in fields), strict=True))
             written += take
     return {"path": str(path), "rows": written, "people": lo, "bytes": path.stat().st_size}
+
+
+def _iso(value: str) -> str:
+    """DD/MM/YYYY as YYYY-MM-DD; anything else as it is."""
+    return f"{value[6:]}-{value[3:5]}-{value[:2]}" if len(value) == 10 and value[2] == "/" else value
 
 
 def write_next_day(path: str, every: int = 100) -> dict:
