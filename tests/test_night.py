@@ -6,6 +6,9 @@ Cosmos, the GX gate, publication, outputs) on generated data, in one fresh wareh
 3. a night whose gate fails keeps the previous published state byte-identical;
 4. re-running an earlier night is safe (nothing doubled);
 5. the pseudonym key and the input's NHS numbers appear in no log, dbt artifact, Airflow metadata or output.
+
+Steps 1-4 build on each other; each test reaches its step through `tests.steps` (the steps before it run first,
+once), so any test can run alone or in any order.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from psycopg import sql
 
 from ipb import config, warehouse
 from ipb.generate import generate_night
+from tests.steps import Steps
+
+pytestmark = pytest.mark.scenario
 
 D1 = date(2026, 11, 22)
 PEOPLE = 900
@@ -38,6 +44,8 @@ class Night:
         self.landing = base / "landing"
         self.truth = base / "truth"
         self.results: dict[date, object] = {}
+        self.steps = Steps(self, first_night_publishes, next_night_publishes_the_changes_and_nothing_else,
+                           failed_gate_keeps_previous_published_state, rerunning_an_earlier_night_is_safe)
 
     def run(self, night: date, defects: float = 0.0):
         from ipb.orchestration.night import run_night
@@ -88,6 +96,10 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Night]:
 
 
 def test_first_night_publishes(night: Night) -> None:
+    night.steps.reach(first_night_publishes)
+
+
+def first_night_publishes(night: Night) -> None:
     result = night.run(D1)
     assert result.dag_states == {"ingest_nhs_phb": "success", "ingest_social_care": "success",
                                  "ingest_send": "success", "build_warehouse": "success"}
@@ -127,6 +139,10 @@ def test_first_night_publishes(night: Night) -> None:
 
 
 def test_next_night_publishes_the_changes_and_nothing_else(night: Night) -> None:
+    night.steps.reach(next_night_publishes_the_changes_and_nothing_else)
+
+
+def next_night_publishes_the_changes_and_nothing_else(night: Night) -> None:
     before_marts = night.table_fingerprint("marts")
     before_org = night.query("select * from marts.dim_organisation order by 1")
     result = night.run(D1 + timedelta(days=1))
@@ -148,6 +164,10 @@ def test_next_night_publishes_the_changes_and_nothing_else(night: Night) -> None
 
 
 def test_failed_gate_keeps_previous_published_state(night: Night) -> None:
+    night.steps.reach(failed_gate_keeps_previous_published_state)
+
+
+def failed_gate_keeps_previous_published_state(night: Night) -> None:
     approved = night.base / "expectations" / "approved_columns.yml"
     original = approved.read_text()
     # An analyst column nobody approved: the IG check "only approved columns" must block publication.
@@ -169,6 +189,10 @@ def test_failed_gate_keeps_previous_published_state(night: Night) -> None:
 
 
 def test_rerunning_an_earlier_night_is_safe(night: Night) -> None:
+    night.steps.reach(rerunning_an_earlier_night_is_safe)
+
+
+def rerunning_an_earlier_night_is_safe(night: Night) -> None:
     rows_before = night.query("select count(*) from raw.nhs_phb")[0][0]
     from ipb.orchestration.night import run_night
 
@@ -181,6 +205,7 @@ def test_rerunning_an_earlier_night_is_safe(night: Night) -> None:
 
 
 def test_no_key_or_nhs_number_in_logs_artifacts_or_metadata(night: Night) -> None:
+    night.steps.reach(rerunning_an_earlier_night_is_safe)  # after every night of the module
     numbers = set()
     for path in night.landing.rglob("*.csv"):
         numbers |= set(re.findall(rb"999\d{7}", path.read_bytes()))
