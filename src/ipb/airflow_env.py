@@ -120,15 +120,58 @@ def metadata_url(settings: Settings) -> str:
 
 def ensure_metadata_database(settings: Settings) -> None:
     """Create the metadata database on the warehouse server when it is missing (idempotent)."""
+    ensure_database(settings, metadata_database())
+
+
+def ensure_database(settings: Settings, name: str) -> None:
+    """Create a database on the warehouse server when it is missing (idempotent)."""
     import psycopg
     from psycopg import sql
 
     from ipb import warehouse
 
-    name = metadata_database()
     with psycopg.connect(warehouse.admin_url(settings, "postgres"), autocommit=True, connect_timeout=10) as conn:
         if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+
+
+# --- CeleryExecutor (`ipb airflow up --executor celery --workers N`) -------------------------------------------
+#
+# The scale-out path on the same engine: the scheduler queues each task in a broker and `airflow celery worker`
+# processes (here on this machine; in production on other machines) run them. No broker service of its own: the
+# broker is the warehouse's PostgreSQL server through kombu's SQLAlchemy transport (tables kombu_queue and
+# kombu_message) and Celery's results go to the same database (celery_taskmeta), one of its own
+# (`IPB_AIRFLOW_CELERY_DB`, default `<metadata database>_celery`), never Airflow's metadata or the warehouse.
+
+EXECUTOR_ENV = "IPB_AIRFLOW_EXECUTOR"
+CELERY_DB_ENV = "IPB_AIRFLOW_CELERY_DB"
+EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+
+
+def executor_choice(executor: str | None = None) -> str:
+    """`local` or `celery`: the argument, else `IPB_AIRFLOW_EXECUTOR`, else `local` (LocalExecutor stays the
+    default). Airflow's class names (`LocalExecutor`, `CeleryExecutor`) are accepted too."""
+    from ipb.config import ConfigError
+
+    value = (executor or os.environ.get(EXECUTOR_ENV) or "local").strip().lower().removesuffix("executor")
+    if value not in EXECUTORS:
+        raise ConfigError(f"unknown Airflow executor {executor or os.environ.get(EXECUTOR_ENV)!r}: "
+                          f"choose one of {', '.join(EXECUTORS)} (--executor or {EXECUTOR_ENV})")
+    return value
+
+
+def celery_database() -> str:
+    return os.environ.get(CELERY_DB_ENV) or f"{metadata_database()}_celery"
+
+
+def celery_urls(settings: Settings) -> tuple[str, str]:
+    """(broker URL, result backend URL) on the warehouse server's Celery database (both carry the password):
+    kombu's SQLAlchemy transport `sqla+postgresql+psycopg2://…` and Celery's database backend
+    `db+postgresql+psycopg2://…`, the driver Airflow's own metadata connection uses."""
+    from ipb import warehouse
+
+    rest = warehouse.admin_url(settings, celery_database()).split("://", 1)[1]
+    return f"sqla+postgresql+psycopg2://{rest}", f"db+postgresql+psycopg2://{rest}"
 
 
 def _secret(settings: Settings, name: str) -> str:
@@ -167,15 +210,17 @@ def admin_password(settings: Settings) -> str:
     return users[ADMIN_USER]
 
 
-def real_environment(settings: Settings, port: int) -> dict[str, str]:
-    """Everything the four Airflow components share when run for real: the project's environment, metadata in
-    PostgreSQL, LocalExecutor sized for a small machine, one API port that the execution API URL follows, one JWT
-    secret (tasks' tokens are issued by the scheduler and checked by the API server), simple auth with one admin."""
+def real_environment(settings: Settings, port: int, executor: str = "local") -> dict[str, str]:
+    """Everything the Airflow components share when run for real: the project's environment, metadata in
+    PostgreSQL, LocalExecutor (or CeleryExecutor with its broker and results on the warehouse server) sized for a
+    small machine, one API port that the execution API URL follows, one JWT secret (tasks' tokens are issued by
+    the scheduler and checked by the API server), simple auth with one admin."""
     env = environment(settings)
     base = f"http://127.0.0.1:{port}"
+    executor = executor_choice(executor)
     env.update({
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(settings),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": EXECUTORS[executor],
         "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
         "AIRFLOW__API__BASE_URL": base,
@@ -192,6 +237,14 @@ def real_environment(settings: Settings, port: int) -> dict[str, str]:
         # The components' own logs are files under the Airflow home: INFO unless overridden.
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
     })
+    if executor == "celery":
+        broker, backend = celery_urls(settings)
+        env.update({
+            "AIRFLOW__CELERY__BROKER_URL": broker,
+            "AIRFLOW__CELERY__RESULT_BACKEND": backend,
+            # Tasks each worker runs at once (its pool processes); parallelism caps the whole.
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": os.environ.get("AIRFLOW__CELERY__WORKER_CONCURRENCY", "2"),
+        })
     for key, value in PRIVATE_LOG_PERMISSIONS.items():
         env.setdefault(key, os.environ.get(key, value))
     return env

@@ -4,6 +4,9 @@
 metadata database on the warehouse server (`IPB_AIRFLOW_DB`, default `airflow`), migrates it, and starts the four
 Airflow 3 components as background processes: API server (UI and REST API), scheduler (LocalExecutor), DAG
 processor and triggerer. Their pids and logs live under the Airflow home (`<home>/run/`, `<home>/logs/*.log`).
+`--executor celery --workers N` (or `IPB_AIRFLOW_EXECUTOR=celery`, `IPB_AIRFLOW_WORKERS`) runs the scheduler
+with the CeleryExecutor and starts N `airflow celery worker` processes besides (`celery-worker-1` …); broker and
+results are a database of their own on the same server (see `ipb.airflow_env.celery_urls`), so no other service.
 The API port is a free one unless `--port` / `IPB_AIRFLOW_PORT` says; the execution API URL follows it. Login:
 user `admin`, password generated once into the simple auth manager's passwords file in the Airflow home.
 
@@ -33,7 +36,9 @@ from rich.markup import escape
 from ipb import config
 
 PORT_ENV = "IPB_AIRFLOW_PORT"
+WORKERS_ENV = "IPB_AIRFLOW_WORKERS"
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+WORKER_PREFIX = "celery-worker-"
 STATE_FILE = "airflow-local.json"
 
 app = typer.Typer(help="Run Airflow for real locally: scheduler, DAG processor, triggerer, API server and UI.",
@@ -78,6 +83,7 @@ class Local:
     create_times: dict[str, float]
     metadata_db: str
     started_at: float
+    executor: str = "local"
     alive: dict[str, bool] = field(default_factory=dict)
 
     @property
@@ -87,6 +93,11 @@ class Local:
     @property
     def running(self) -> bool:
         return bool(self.alive) and all(self.alive.values())
+
+    @property
+    def workers(self) -> list[str]:
+        """The Celery worker processes' names (none under LocalExecutor)."""
+        return [name for name in self.pids if name.startswith(WORKER_PREFIX)]
 
 
 def _same_process(pid: int, create_time: float):
@@ -108,7 +119,8 @@ def read_state(settings: config.Settings) -> Local | None:
         return None
     data = json.loads(path.read_text())
     local = Local(port=data["port"], pids=data["pids"], create_times=data["create_times"],
-                  metadata_db=data["metadata_db"], started_at=data["started_at"])
+                  metadata_db=data["metadata_db"], started_at=data["started_at"],
+                  executor=data.get("executor", "local"))
     local.alive = {name: _same_process(pid, local.create_times[name]) is not None
                    for name, pid in local.pids.items()}
     return local
@@ -119,7 +131,8 @@ def _write_state(settings: config.Settings, local: Local) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump({"port": local.port, "pids": local.pids, "create_times": local.create_times,
-                   "metadata_db": local.metadata_db, "started_at": local.started_at}, fh)
+                   "metadata_db": local.metadata_db, "started_at": local.started_at,
+                   "executor": local.executor}, fh)
     for name, pid in local.pids.items():
         (run_dir(settings) / f"{name}.pid").write_text(f"{pid}\n")
 
@@ -185,18 +198,42 @@ def _migrate(settings: config.Settings, env: dict[str, str]) -> None:
     marker.write_text(airflow_version + "\n")
 
 
+def worker_count(workers: int | None = None) -> int:
+    """Celery workers to start: the argument, else `IPB_AIRFLOW_WORKERS`, else 2."""
+    value = workers if workers is not None else int(os.environ.get(WORKERS_ENV) or 2)
+    if value < 1:
+        raise config.ConfigError(f"--workers / {WORKERS_ENV} must be 1 or more, not {value}")
+    return value
+
+
+def _worker_args(settings: config.Settings, name: str, index: int) -> list[str]:
+    """`airflow celery worker` for worker `index`: its own Celery node name (`ipb-worker-<i>@<host>`) and pid file,
+    no log server (the workers share this machine's task log folder, which the API server reads directly; N
+    workers would otherwise all want the one `worker_log_server_port`), no mingle/gossip chatter on the broker."""
+    return ["celery", "worker", "--celery-hostname", f"ipb-worker-{index}@%h", "--skip-serve-logs",
+            "--without-mingle", "--without-gossip", "--pid", str(run_dir(settings) / f"{name}.airflow.pid")]
+
+
 def up(settings: config.Settings | None = None, port: int | None = None, timeout: float = 240.0,
-       progress=None) -> Local:
-    """Start the four components (nothing when they already run). Returns what runs, once the API answers and the
-    scheduler, DAG processor and triggerer report healthy."""
+       progress=None, executor: str | None = None, workers: int | None = None) -> Local:
+    """Start the four components, and with the CeleryExecutor its workers (nothing when they already run).
+    Returns what runs, once the API answers, the scheduler, DAG processor and triggerer report healthy and every
+    Celery worker says it is ready."""
     from ipb import airflow_env, db, warehouse
     from ipb.orchestration.manifest import ensure_manifest
 
     settings = settings or config.load()
     say = progress or (lambda msg: None)
+    executor = airflow_env.executor_choice(executor)
+    n_workers = worker_count(workers) if executor == "celery" else 0
     settings.pseudonym_key()  # refuse at once without a usable key: every build task needs it
     existing = read_state(settings)
     if existing and existing.running:
+        if existing.executor != executor or len(existing.workers) != n_workers:
+            raise config.ConfigError(
+                f"Airflow already runs at {existing.url} with the {existing.executor} executor"
+                f"{f' and {len(existing.workers)} workers' if existing.workers else ''}: "
+                f"stop it first (`ipb airflow down`)")
         say(f"Airflow already runs at {existing.url}")
         return existing
     if existing:  # a component died: stop what is left before starting afresh
@@ -216,8 +253,10 @@ def up(settings: config.Settings | None = None, port: int | None = None, timeout
         warehouse.secure_state_dir(settings)
     airflow_env.make_private(settings.airflow_home)
     airflow_env.ensure_metadata_database(settings)
+    if executor == "celery":
+        airflow_env.ensure_database(settings, airflow_env.celery_database())
     airflow_env.admin_password(settings)
-    env = {**os.environ, **airflow_env.real_environment(settings, port)}
+    env = {**os.environ, **airflow_env.real_environment(settings, port, executor)}
     say(f"Airflow metadata: migrating database {airflow_env.metadata_database()!r} on the warehouse server")
     _migrate(settings, env)
     run_dir(settings).mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -225,10 +264,16 @@ def up(settings: config.Settings | None = None, port: int | None = None, timeout
     import psutil
 
     local = Local(port=port, pids={}, create_times={}, metadata_db=airflow_env.metadata_database(),
-                  started_at=time.time())
+                  started_at=time.time(), executor=executor)
+    processes = [(name, ["api-server", "--host", "127.0.0.1", "--port", str(port)] if name == "api-server"
+                  else [name]) for name in COMPONENTS]
+    workers_names = [f"{WORKER_PREFIX}{i}" for i in range(1, n_workers + 1)]
+    processes += [(name, _worker_args(settings, name, i)) for i, name in enumerate(workers_names, 1)]
+    # Where each worker's log stands now: its "ready" line must come after (the logs are appended to).
+    offsets = {name: log_path(settings, name).stat().st_size if log_path(settings, name).exists() else 0
+               for name in workers_names}
     try:
-        for name in COMPONENTS:
-            args = ["api-server", "--host", "127.0.0.1", "--port", str(port)] if name == "api-server" else [name]
+        for name, args in processes:
             fd = os.open(log_path(settings, name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
                 proc = subprocess.Popen([sys.executable, "-m", "airflow", *args], env=env, stdin=subprocess.DEVNULL,
@@ -239,7 +284,7 @@ def up(settings: config.Settings | None = None, port: int | None = None, timeout
             local.pids[name] = proc.pid
             local.create_times[name] = psutil.Process(proc.pid).create_time()
             _write_state(settings, local)
-        say(f"started {', '.join(COMPONENTS)}; waiting for them to report healthy")
+        say(f"started {', '.join(local.pids)}; waiting for them to report healthy")
         deadline = time.monotonic() + timeout
         while True:
             current = read_state(settings)
@@ -248,11 +293,13 @@ def up(settings: config.Settings | None = None, port: int | None = None, timeout
                 raise RuntimeError(f"Airflow's {', '.join(dead)} stopped while starting: see "
                                    f"{log_path(settings, dead[0])}")
             h = health(local.url)
+            waiting = [n for n in workers_names if not _worker_ready(settings, n, offsets[n])]
             if h and all(h.get(k) == "healthy" for k in ("metadatabase", "scheduler", "triggerer",
-                                                           "dag_processor")):
+                                                           "dag_processor")) and not waiting:
                 break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"Airflow did not report healthy within {timeout:.0f} s ({h or 'no answer'}): "
+                raise RuntimeError(f"Airflow did not report healthy within {timeout:.0f} s ({h or 'no answer'}"
+                                   f"{f'; not ready: {waiting}' if waiting else ''}): "
                                    f"see the logs in {settings.airflow_home / 'logs'}")
             time.sleep(2)
     except BaseException:
@@ -260,6 +307,16 @@ def up(settings: config.Settings | None = None, port: int | None = None, timeout
         raise
     local.alive = {n: True for n in local.pids}
     return local
+
+
+def _worker_ready(settings: config.Settings, name: str, offset: int) -> bool:
+    """Whether the Celery worker logged "<node> ready." since `offset` (it consumes from the broker from then)."""
+    try:
+        with open(log_path(settings, name), "rb") as fh:
+            fh.seek(offset)
+            return b" ready." in fh.read()
+    except OSError:
+        return False
 
 
 def _descendants(proc) -> list:
@@ -383,17 +440,28 @@ def _say(msg: str) -> None:
 @app.command("up")
 def up_command(
     port: int = typer.Option(None, "--port", help=f"API server / UI port (default: {PORT_ENV} or a free port)"),
+    executor: str = typer.Option(None, "--executor",
+                                 help="local (LocalExecutor, the default) or celery (CeleryExecutor with workers; "
+                                      "default: IPB_AIRFLOW_EXECUTOR or local)"),
+    workers: int = typer.Option(None, "--workers", help=f"Celery workers to start (default: {WORKERS_ENV} or 2)"),
 ) -> None:
-    """Start Airflow for real: API server + UI, scheduler, DAG processor, triggerer (background processes)."""
+    """Start Airflow for real: API server + UI, scheduler, DAG processor, triggerer (background processes), and
+    with `--executor celery` the Celery workers."""
     from ipb import airflow_env
 
     settings = config.load()
-    local = up(settings, port, progress=_say)
+    local = up(settings, port, progress=_say, executor=executor, workers=workers)
     console.print(f"Airflow UI:   {local.url}   (user {airflow_env.ADMIN_USER}, password "
                   f"{airflow_env.admin_password(settings)}; kept in {airflow_env.passwords_file(settings)})",
                   markup=False)
     console.print(f"REST API:     {local.url}/api/v2   (token: POST {local.url}/auth/token)", markup=False)
     console.print(f"metadata:     database {local.metadata_db!r} on the warehouse server", markup=False)
+    if local.executor == "celery":
+        console.print(f"executor:     CeleryExecutor, {len(local.workers)} workers ({', '.join(local.workers)}); "
+                      f"broker and results: database {airflow_env.celery_database()!r} on the warehouse server",
+                      markup=False)
+    else:
+        console.print("executor:     LocalExecutor (tasks run under the scheduler)", markup=False)
     console.print(f"logs, pids:   {settings.airflow_home / 'logs'}, {run_dir(settings)}", markup=False)
     console.print("stop with:    ipb airflow down", markup=False)
 
