@@ -69,9 +69,7 @@ ROW_CASES = [
     ("send", "886", {"PersonBirthDate": "1990-01-01"}, "age_out_of_range"),
     ("send", "886", {"PB": "0", "OA": "0", "DP": "0", "SocialCareElementGBP": ""}, "pb_flags_inconsistent"),
     ("send", "886", {"PB": "1", "OA": "0", "DP": "0"}, "pb_flags_inconsistent"),
-    ("send", "886", {"UPN": "B123456789012"}, "invalid_upn"),
     ("send", "886", {"Sex": "1"}, "invalid_code"),
-    ("send", "886", {"UniqueLearnerNumber": "12345"}, "invalid_uln"),
 ]
 
 
@@ -295,3 +293,18 @@ def test_opt_out_list_loads_and_quarantines_invalid_numbers(fresh_db: str, tmp_p
     text = "nhs_number\n" + fr.nhs_number(5) + "\n9990000001\n"
     result = load_file("national_opt_out", fr.write(tmp_path, f"national_opt_out_{NIGHT}.csv", text))
     assert (result.rows_loaded, result.quarantine_reasons) == (1, {"invalid_nhs_number": 1})
+
+
+@pytest.mark.parametrize(("feed", "sender", "change"), [
+    ("social_care", "886", {"NHS_Number": "1234567890"}),
+    ("social_care", "886", {"Postcode": "NOT A PC"}),
+    ("send", "886", {"UPN": "B123456789012"}),
+    ("send", "886", {"UniqueLearnerNumber": "12345"}),
+    ("send", "886", {"NHSNumber": "1234567890"}),
+    ("send", "886", {"PostCode": "NOT A PC"}),
+], ids=["cld-nhs", "cld-postcode", "send-upn", "send-uln", "send-nhs", "send-postcode"])
+def test_an_invalid_optional_identifier_costs_only_itself(fresh_db: str, tmp_path: Path, feed: str, sender: str,
+                                                          change: dict) -> None:
+    """FEEDS.md identifier rules: the row is kept; staging treats the identifier as absent and the gate counts it."""
+    result = _load_rows(tmp_path, feed, [fr.ROWS[feed](1), fr.ROWS[feed](2, **change)], sender)
+    assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", 2, 0), result.quarantine_reasons

@@ -14,11 +14,11 @@ from ipb.generate.identifiers import nhs_check_digit
 from ipb.generate.population import CAT
 from ipb.generate.rows import Block
 
-# Where each row defect makes sense; the first feed is where "at least one" is guaranteed. Social care is a CLD
-# file: its NHS Number and Postcode are optional identifiers (an invalid one costs only itself, see ROW_VARIANTS)
+# Where each row defect makes sense; the first feed is where "at least one" is guaranteed. In social care (CLD) and
+# SEND the NHS number and postcode are optional identifiers (an invalid one costs only itself, see ROW_VARIANTS)
 # and an exact repeated row is a double-handed package (two services), so none of these quarantines a row there.
 CLASS_FEEDS: dict[str, tuple[str, ...]] = {
-    "invalid_nhs_check_digit": ("nhs_phb", "send"),
+    "invalid_nhs_check_digit": ("nhs_phb",),
     "malformed_date": ("social_care", "nhs_phb", "send"),
     "future_birth_date": ("nhs_phb",),
     "negative_amount": ("nhs_phb", "social_care", "send"),
@@ -31,13 +31,13 @@ CLASS_FEEDS: dict[str, tuple[str, ...]] = {
     "duplicate_key": ("send", "nhs_phb"),
     "unknown_organisation": ("nhs_phb",),
     "sender_mismatch": ("social_care", "nhs_phb", "send"),
-    "malformed_postcode": ("send", "nhs_phb"),
+    "malformed_postcode": ("nhs_phb",),
 }
 assert set(CLASS_FEEDS) == set(feeds.ROW_DEFECTS), "every defect class in ipb.feeds needs a home here"
 # Row flaws the loader keeps the row for (expected outcome `loaded`, no reason code); at least one per feed listed.
 ROW_VARIANTS: dict[str, tuple[str, ...]] = {
-    "invalid_nhs_check_digit": ("social_care",),
-    "malformed_postcode": ("social_care",),
+    "invalid_nhs_check_digit": ("social_care",),  # SEND's NHS number is rarely sent: not injected there
+    "malformed_postcode": ("social_care", "send"),
 }
 
 

@@ -291,11 +291,8 @@ def code_list_params(feed: str) -> dict[str, list[str]]:
 SEND: list[Rule] = [
     _required(["lea", "personid", "surname", "forename", "personbirthdate", "sex", "ehcplanid", "startdate",
                "senprimaryneed", "pb", "oa", "dp", "lastupdated"]),
-    Rule("invalid_nhs_number", _nhs_bad("nhsnumber", False), "NHS number is not 10 digits with a valid check digit"),
-    Rule("invalid_upn", f"(not {_blank('upn')} and not util.is_valid_upn(btrim(upn)))",
-         "UPN is not a check letter and 12 digits with a valid check letter"),
-    Rule("invalid_uln", f"(not {_blank('uniquelearnernumber')} and btrim(uniquelearnernumber) !~ '^[0-9]{{10}}$')",
-         "ULN is not 10 digits"),
+    # NHSNumber, UPN, ULN and PostCode are optional identifiers: an invalid one costs only itself (FEEDS.md); staging
+    # treats it as absent and the gate counts it per sender.
     Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["send"]]), INVALID_DATE),
     Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["send"]]), DATE_RANGE),
     Rule("invalid_timestamp", _timestamp_bad("lastupdated"), "LastUpdated is not a timestamp"),
@@ -308,7 +305,6 @@ SEND: list[Rule] = [
                                _not_in("senprimaryneed", feeds.SEN_PRIMARY_NEEDS),
                                _flag_bad("pb"), _flag_bad("oa"), _flag_bad("dp")]),
          "a coded field holds a value outside its code list"),
-    Rule("invalid_postcode", _postcode_bad("postcode"), "postcode is not a UK postcode"),
     Rule("unknown_organisation", "btrim(lea) <> all(%(known_senders)s)", "LEA is not a council in the reference data"),
     Rule("sender_mismatch", "btrim(lea) <> %(sender)s", "LEA differs from the sender in the file name"),
     Rule("invalid_amount", _any([_money_bad(c) for c in MONEY_COLUMNS["send"]]),

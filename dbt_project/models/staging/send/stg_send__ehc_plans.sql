@@ -15,8 +15,9 @@ renamed as (
         _sender_code as sender_code,
         lea as dfe_la_number,
         personid as la_person_id,
-        upn,
-        uniquelearnernumber as uln,
+        -- Optional identifiers: an invalid one is absent here (the row is kept; the gate counts it per sender).
+        case when util.is_valid_upn(btrim(upn)) then upper(btrim(upn)) end as upn,
+        case when btrim(uniquelearnernumber) ~ '^[0-9]{10}$' then btrim(uniquelearnernumber) end as uln,
         {{ valid_nhs_number('nhsnumber') }} as nhs_number,
         {{ normalise_name('surname') }} as surname,
         {{ normalise_name('forename') }} as forename,
