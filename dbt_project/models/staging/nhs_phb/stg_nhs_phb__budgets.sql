@@ -33,10 +33,7 @@ renamed as (
         {{ typed_date('start_date') }} as start_date,
         {{ typed_date('end_date') }} as end_date,
         {{ typed_timestamp('record_updated_at') }} as record_updated_at,
-        _batch_id as batch_id,
-        _file_name as source_file_name,
-        _row_number as source_row_number,
-        _extract_date as extract_date
+        {{ staged_lineage() }}
     from source
 ),
 

@@ -36,10 +36,7 @@ renamed as (
         {{ typed_date('budgetstartdate') }} as budget_start_date,
         {{ typed_date('budgetenddate') }} as budget_end_date,
         {{ typed_timestamp('lastupdated') }} as last_updated_at,
-        _batch_id as batch_id,
-        _file_name as source_file_name,
-        _row_number as source_row_number,
-        _extract_date as extract_date
+        {{ staged_lineage() }}
     from source
 ),
 

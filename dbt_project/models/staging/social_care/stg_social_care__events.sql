@@ -96,10 +96,7 @@ renamed as (
         {{ typed_units('planned_units_per_week') }} as planned_units_per_week,
         {{ typed_date('reporting_period_start_date') }} as reporting_period_start_date,
         {{ typed_date('reporting_period_end_date') }} as reporting_period_end_date,
-        _batch_id as batch_id,
-        _file_name as source_file_name,
-        _row_number as source_row_number,
-        _extract_date as extract_date
+        {{ staged_lineage() }}
     from coded
 ),
 
