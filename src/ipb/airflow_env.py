@@ -174,6 +174,27 @@ def celery_urls(settings: Settings) -> tuple[str, str]:
     return f"sqla+postgresql+psycopg2://{rest}", f"db+postgresql+psycopg2://{rest}"
 
 
+def ensure_celery_database(settings: Settings) -> None:
+    """Create the Celery database and its tables (kombu's queue and message tables, Celery's result tables) when
+    missing, before any worker starts: workers starting together on an empty database race to create them and
+    one dies on a duplicate `CREATE SEQUENCE`."""
+    from celery import Celery
+    from kombu import Connection
+
+    ensure_database(settings, celery_database())
+    broker, backend = celery_urls(settings)
+    with Connection(broker) as conn:
+        channel = conn.default_channel
+        # The SQLAlchemy transport declares its two tables on first use and creates them with its first session.
+        _ = (channel.queue_cls, channel.message_cls)
+        channel.session.close()
+    app = Celery("ipb-prepare", broker=broker, backend=backend)
+    try:
+        app.backend.ResultSession().close()  # the database backend creates its tables with its first session
+    finally:
+        app.close()
+
+
 def _secret(settings: Settings, name: str) -> str:
     """A random secret kept in the Airflow home (0600), the same for every component and across restarts."""
     import secrets

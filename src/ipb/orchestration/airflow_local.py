@@ -254,7 +254,7 @@ def up(settings: config.Settings | None = None, port: int | None = None, timeout
     airflow_env.make_private(settings.airflow_home)
     airflow_env.ensure_metadata_database(settings)
     if executor == "celery":
-        airflow_env.ensure_database(settings, airflow_env.celery_database())
+        airflow_env.ensure_celery_database(settings)
     airflow_env.admin_password(settings)
     env = {**os.environ, **airflow_env.real_environment(settings, port, executor)}
     say(f"Airflow metadata: migrating database {airflow_env.metadata_database()!r} on the warehouse server")
@@ -276,7 +276,11 @@ def up(settings: config.Settings | None = None, port: int | None = None, timeout
         for name, args in processes:
             fd = os.open(log_path(settings, name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
-                proc = subprocess.Popen([sys.executable, "-m", "airflow", *args], env=env, stdin=subprocess.DEVNULL,
+                # A Celery worker's SIGTERM is a warm shutdown (waits for its running tasks, then 30 s of `down`
+                # before the SIGKILL): remapped to Celery's cold shutdown, `down` stops it as it stops the
+                # LocalExecutor's scheduler, tasks ended at once.
+                penv = {**env, "REMAP_SIGTERM": "SIGQUIT"} if name.startswith(WORKER_PREFIX) else env
+                proc = subprocess.Popen([sys.executable, "-m", "airflow", *args], env=penv, stdin=subprocess.DEVNULL,
                                         stdout=fd, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077,
                                         cwd=str(settings.home))
             finally:
@@ -483,7 +487,7 @@ def status_command() -> None:
         console.print("airflow:      not running (start it with `ipb airflow up`)", markup=False)
     else:
         parts = ", ".join(f"{n} {'up' if ok else 'DOWN'} (pid {local.pids[n]})" for n, ok in local.alive.items())
-        console.print(f"airflow:      {local.url}  {parts}", markup=False)
+        console.print(f"airflow:      {local.url}  ({local.executor} executor)  {parts}", markup=False)
     night = latest_night(settings)
     console.print(f"latest night: {night.state.upper()}: {night.detail}", markup=False)
     if night.failed:
