@@ -34,12 +34,18 @@ def fresh_db(settings: config.Settings, monkeypatch: pytest.MonkeyPatch) -> Iter
         yield warehouse.admin_url(config.load())
 
 
+def copy_expectations(settings: config.Settings, base: Path) -> Path:
+    """A private copy of the GX context (the gate writes its suites and Data Docs there), without local state."""
+    expectations = base / "expectations"
+    shutil.copytree(settings.expectations_dir, expectations, ignore=shutil.ignore_patterns("uncommitted"))
+    return expectations
+
+
 @contextmanager
 def isolated_world(settings: config.Settings, base: Path, db_prefix: str, key: str) -> Iterator[tuple[str, dict]]:
     """A night's own world for an `ipb` subprocess: a scratch warehouse database, its own Airflow home, outputs and a
     copy of the expectations under `base`, demo mode off with `key`. Yields (database name, environment)."""
-    expectations = base / "expectations"
-    shutil.copytree(settings.expectations_dir, expectations, ignore=shutil.ignore_patterns("uncommitted"))
+    expectations = copy_expectations(settings, base)
     with warehouse.scratch_database(settings, db_prefix) as (name, db_env):
         env = {**os.environ, **db_env, "IPB_AIRFLOW_HOME": str(base / "airflow"), "IPB_OUTPUT_DIR": str(base / "out"),
                "IPB_EXPECTATIONS_DIR": str(expectations), "IPB_DEMO_MODE": "0", "IPB_PSEUDONYM_KEY": key}

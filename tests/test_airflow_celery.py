@@ -93,11 +93,7 @@ def test_a_night_runs_on_two_celery_workers(airflow: Airflow) -> None:
     t0 = time.monotonic()
     ingest_runs = {dag_id: airflow.trigger(dag_id, f"{NIGHT.isoformat()}T01:00:00Z") for dag_id in INGEST}
 
-    def published():
-        rows = airflow.query("select run_id from audit.validation_runs where published")
-        return rows[0][0] if rows else None
-
-    run_id = airflow.wait("a published build", published, 360)
+    run_id = airflow.wait_published(360)
     assert airflow.wait_run(BUILD, run_id, 180) == "success"
     TIMINGS["dropped_to_published"] = time.monotonic() - t0
     assert airflow.api("GET", f"/dags/{BUILD}/dagRuns/{run_id}")["run_type"] == "asset_triggered"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ import pytest
 from ipb import config, warehouse
 from ipb.generate import generate_night
 from ipb.orchestration import airflow_local
+from tests.conftest import copy_expectations
 
 pytestmark = pytest.mark.scenario
 
@@ -96,6 +96,14 @@ class Airflow:
         raise AssertionError(f"{dag_id} {run_id} did not end within {timeout:.0f}s: "
                              f"{self.task_states(dag_id, run_id)}; logs in {self.settings.airflow_home / 'logs'}")
 
+    def wait_published(self, timeout: float) -> str:
+        """The run id of the first build that published, waited for."""
+        def published():
+            rows = self.query("select run_id from audit.validation_runs where published")
+            return rows[0][0] if rows else None
+
+        return self.wait("a published build", published, timeout)
+
     def wait(self, what: str, check, timeout: float):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -125,8 +133,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     settings = config.load()
     warehouse.start(settings)
     base = tmp_path_factory.mktemp("scheduler")
-    expectations = base / "expectations"
-    shutil.copytree(settings.expectations_dir, expectations, ignore=shutil.ignore_patterns("uncommitted"))
+    expectations = copy_expectations(settings, base)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     home = (base / "airflow").resolve()
@@ -180,11 +187,7 @@ def test_fresh_install_deadline_run_skips_and_the_night_publishes(airflow: Airfl
     for dag_id in INGEST:
         airflow.trigger(dag_id, f"{NIGHT.isoformat()}T01:00:00Z")
 
-    def published():
-        rows = airflow.query("select run_id from audit.validation_runs where published")
-        return rows[0][0] if rows else None
-
-    run_id = airflow.wait("a published build", published, 420)
+    run_id = airflow.wait_published(420)
     assert airflow.wait_run(BUILD, run_id, 180) == "success"
     TIMINGS["dropped_to_published"] = time.monotonic() - t0
     run = airflow.api("GET", f"/dags/{BUILD}/dagRuns/{run_id}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from psycopg import sql
 
 from ipb import config, warehouse
 from ipb.generate import generate_night
+from tests.conftest import copy_expectations
 from tests.steps import Steps
 
 pytestmark = pytest.mark.scenario
@@ -82,8 +82,7 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Night]:
     settings = config.load()
     warehouse.start(settings)
     base = tmp_path_factory.mktemp("nights")
-    expectations = base / "expectations"
-    shutil.copytree(settings.expectations_dir, expectations, ignore=shutil.ignore_patterns("uncommitted"))
+    expectations = copy_expectations(settings, base)
     with warehouse.scratch_database(settings, "ipb_test_night") as (_, env), pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
