@@ -154,7 +154,6 @@ def _load_checked(feed: Feed, path: Path, file_name: str, name, facts: FileFacts
         _copy(conn, feed, path, file_name, facts, batch_id, name.sender, name.extract_date, result)
         params["batch"] = batch_id
         params["known_good"] = _known_good_batch(conn, feed, name.sender, fingerprint, batch_id)
-        _quarantine_oversized(conn, feed, params)
         _quarantine_duplicates(conn, feed, params)
         _quarantine_rule_failures(conn, feed, params)
         _account(conn, feed, result)
@@ -216,16 +215,14 @@ def _copy(conn: psycopg.Connection, feed: Feed, path: Path, file_name: str, fact
     _copy_record_by_record(conn, feed, path, file_name, facts, batch_id, result)
 
 
-# The parser's limit on one field: far above any real value (MAX_FIELD_CHARS), low enough that a hostile field
+# The parser's limit on one field: far above any real value (rules.MAX_FIELD_CHARS), low enough that a hostile field
 # cannot exhaust memory. A field past it makes the rest of the file unreadable, so the file is refused.
 PARSER_FIELD_LIMIT = 16 << 20
-# Longer fields are quarantined with their row (`field_too_long`), never loaded: no value of the contract comes near.
-MAX_FIELD_CHARS = 4096
 # Reasons found while parsing a record, before any row rule can see it.
 RECORD_REASONS = {
     "malformed_row": rules.READABLE["malformed_row"],
     "nul_byte": "the row holds a NUL byte, which no text value may contain",
-    "field_too_long": f"a field is longer than {MAX_FIELD_CHARS} characters, more than any value of the contract",
+    "field_too_long": rules.READABLE["field_too_long"],
 }
 
 
@@ -242,7 +239,7 @@ def _record_problem(record: list[str], n: int) -> str | None:
         return "malformed_row"
     if any("\x00" in v for v in record):
         return "nul_byte"
-    if any(len(v) > MAX_FIELD_CHARS for v in record):
+    if any(len(v) > rules.MAX_FIELD_CHARS for v in record):
         return "field_too_long"
     return None
 
@@ -280,28 +277,6 @@ def _copy_record_by_record(conn: psycopg.Connection, feed: Feed, path: Path, fil
                 [(batch_id, feed.name, file_name, rn, code, RECORD_REASONS[code], code,
                   Jsonb({"field_count": count})) for rn, code, count in problems],
             )
-
-
-def _quarantine_oversized(conn: psycopg.Connection, feed: Feed, params: dict) -> None:
-    """Rows COPY took whole but with a field longer than any value of the contract: quarantined with their
-    reason (the record-by-record path does the same as it parses). The record is not kept."""
-    cols = [sql.Identifier(c) for c in feed.raw_columns]
-    too_long = sql.SQL(" or ").join(sql.SQL("length({}) > {}").format(c, sql.Literal(MAX_FIELD_CHARS)) for c in cols)
-    conn.execute(
-        sql.SQL(
-            """with moved as (
-                   delete from {t} where _batch_id = %(batch)s and ({too_long})
-                   returning _batch_id, _file_name, _row_number
-               )
-               insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,
-                   all_reason_codes, record)
-               select _batch_id, {feed}, _file_name, _row_number, 'field_too_long', {reason},
-                   array['field_too_long'], jsonb_build_object('field_count', {n})
-               from moved"""
-        ).format(t=sql.Identifier("raw", feed.name), too_long=too_long, feed=sql.Literal(feed.name),
-                 reason=sql.Literal(RECORD_REASONS["field_too_long"]), n=sql.Literal(len(cols))),
-        params,
-    )
 
 
 def _quarantine_duplicates(conn: psycopg.Connection, feed: Feed, params: dict) -> None:
@@ -404,7 +379,9 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
            insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,
                all_reason_codes, record)
            select _batch_id, {{feed}}, _file_name, _row_number, reasons[1], {readable}, reasons,
-               to_jsonb(moved) - array[{{lineage}}, 'reasons']
+               -- an oversized row is not kept: a hostile field cannot fill the quarantine
+               case when 'field_too_long' = any(reasons) then jsonb_build_object('field_count', {len(feed.columns)})
+                   else to_jsonb(moved) - array[{{lineage}}, 'reasons'] end
            from moved"""
     )
     conn.execute(

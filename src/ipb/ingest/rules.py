@@ -328,8 +328,19 @@ OPT_OUT: list[Rule] = [
     Rule("invalid_nhs_number", _nhs_bad("nhs_number", True), "NHS number is not 10 digits with a valid check digit"),
 ]
 
-RULES: dict[str, list[Rule]] = {"nhs_phb": NHS_PHB, "social_care": SOCIAL_CARE, "send": SEND,
-                                "national_opt_out": OPT_OUT}
+# No value of the contract comes near this many characters: a longer field quarantines its row (the record is not
+# kept), whichever path loaded it (COPY, or the record-by-record parser, which checks the same limit as it parses).
+MAX_FIELD_CHARS = 4096
+TOO_LONG = f"a field is longer than {MAX_FIELD_CHARS} characters, more than any value of the contract"
+
+
+def _field_too_long(feed: str) -> Rule:
+    columns = feeds.LOADABLE[feed].raw_columns
+    return Rule("field_too_long", " or ".join(f"length({c}) > {MAX_FIELD_CHARS}" for c in columns), TOO_LONG)
+
+
+_BY_FEED = {"nhs_phb": NHS_PHB, "social_care": SOCIAL_CARE, "send": SEND, "national_opt_out": OPT_OUT}
+RULES: dict[str, list[Rule]] = {feed: [_field_too_long(feed), *rules] for feed, rules in _BY_FEED.items()}
 
 READABLE: dict[str, str] = {}
 for _rules in RULES.values():
