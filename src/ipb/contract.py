@@ -72,12 +72,19 @@ def cld_fields(release: str = "R2") -> tuple[Field, ...]:
     return tuple(sorted(fields, key=lambda f: f.position))
 
 
+# One file of code lists per national specification; a list's name starts with its file's prefix.
+CODE_FILES = {"cld_": "cld_codes.csv", "sen2_": "sen2_codes.csv"}
+
+
 @cache
 def codes(code_list: str) -> tuple[Code, ...]:
+    file_name = next((f for prefix, f in CODE_FILES.items() if code_list.startswith(prefix)), None)
+    if file_name is None:
+        raise KeyError(f"code list {code_list!r} names no code file (prefixes {sorted(CODE_FILES)})")
     found = tuple(Code(r["code_list"], r["spelling"], r["value"], r["warehouse_code"] or None, _bool(r["confirmed"]),
-                       r["source"]) for r in _rows("cld_codes.csv") if r["code_list"] == code_list)
+                       r["source"]) for r in _rows(file_name) if r["code_list"] == code_list)
     if not found:
-        raise KeyError(f"no code list {code_list!r} in cld_codes.csv")
+        raise KeyError(f"no code list {code_list!r} in {file_name}")
     return found
 
 

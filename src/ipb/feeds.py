@@ -11,7 +11,7 @@ from ipb.contract import normalise
 
 @dataclass(frozen=True)
 class Feed:
-    name: str  # nhs_phb, social_care, send
+    name: str  # nhs_phb, social_care, send, send_budget, national_opt_out
     columns: tuple[str, ...]  # the columns kept, as the contract spells their header (matched by normalised name)
     sender_column: str | None  # column that must equal the sender code in the file name
     sender_kind: str | None  # which reference code names the sender: icb_code, cld_la_code, dfe_la_number
@@ -23,6 +23,12 @@ class Feed:
     dropped: tuple[str, ...] = ()
     # Columns that must be in the header; None: every kept column.
     required: tuple[str, ...] | None = None
+    # csv (RFC 4180 with a header row) or sen2_xml (the DfE SEN2 COLLECT XML, one raw row per Person element).
+    format: str = "csv"
+
+    @property
+    def extension(self) -> str:
+        return "xml" if self.format == "sen2_xml" else "csv"
 
     @property
     def raw_columns(self) -> tuple[str, ...]:
@@ -43,14 +49,14 @@ class Feed:
     @property
     def file_pattern(self) -> re.Pattern[str]:
         if self.sender_column is None:
-            return re.compile(rf"^{self.name}_(?P<date>\d{{8}})\.csv$")
+            return re.compile(rf"^{self.name}_(?P<date>\d{{8}})\.{self.extension}$")
         # Sender codes are 3-5 characters (ODS, CLD LA code, DfE number): no identifier fits in that.
-        return re.compile(rf"^{self.name}_(?P<sender>[A-Za-z0-9]{{3,5}})_(?P<date>\d{{8}})\.csv$")
+        return re.compile(rf"^{self.name}_(?P<sender>[A-Za-z0-9]{{3,5}})_(?P<date>\d{{8}})\.{self.extension}$")
 
     def file_name(self, sender: str | None, yyyymmdd: str) -> str:
         if self.sender_column is None:
-            return f"{self.name}_{yyyymmdd}.csv"
-        return f"{self.name}_{sender}_{yyyymmdd}.csv"
+            return f"{self.name}_{yyyymmdd}.{self.extension}"
+        return f"{self.name}_{sender}_{yyyymmdd}.{self.extension}"
 
 
 def raw_column(header: str) -> str:
@@ -86,18 +92,39 @@ SOCIAL_CARE = Feed(
     required=tuple(f.name for f in _CLD if f.required_in_header),
 )
 
+# The DfE SEN2 person-level return as councils export it (COLLECT XML). One raw row per `Person` element: the
+# person's own items as text, the header's LEA repeated (the sender check), and the kept part of the person's
+# `Requests` subtree as one JSON text value (docs/feeds.md, "send"). The element set is data:
+# dbt_project/seeds/contract/sen2_elements.csv.
 SEND = Feed(
     name="send",
     columns=(
-        "LEA", "PersonID", "UPN", "UniqueLearnerNumber", "NHSNumber", "Surname", "Forename",
-        "PersonBirthDate", "Sex", "PostCode", "EHCPlanID", "StartDate", "CeaseDate", "SENPrimaryNeed",
-        "PB", "OA", "DP", "EducationElementGBP", "SocialCareElementGBP", "BudgetStartDate",
-        "BudgetEndDate", "LastUpdated",
+        "LEA", "Surname", "Forename", "PersonBirthDate", "Sex", "PostCode", "UPN", "UniqueLearnerNumber",
+        "UPNunknown", "Requests",
     ),
     sender_column="LEA",
     sender_kind="dfe_la_number",
-    key_column="EHCPlanID",
+    key_column=None,  # SEN2 has no person id: a person is identified by UPN, else ULN, else demographics
     funder_label="education",
+    format="sen2_xml",
+)
+
+# Ours (FEEDS.md "Feed send_budget"): the money in EHC plans' personal budgets, one row per plan's budget.
+SEND_BUDGET = Feed(
+    name="send_budget",
+    columns=(
+        "LEA", "BudgetID", "LocalPersonID", "UPN", "UniqueLearnerNumber", "NHSNumber", "Surname", "Forename",
+        "PersonBirthDate", "Sex", "PostCode", "PlanStartDate", "EducationElementGBP", "SocialCareElementGBP",
+        "DirectPaymentGBP", "IndicativeBudgetGBP", "BudgetStartDate", "BudgetEndDate", "LastUpdated",
+    ),
+    sender_column="LEA",
+    sender_kind="dfe_la_number",
+    key_column="BudgetID",
+    funder_label="education",
+    required=(
+        "LEA", "BudgetID", "LocalPersonID", "Surname", "Forename", "PersonBirthDate", "Sex", "PlanStartDate",
+        "EducationElementGBP", "SocialCareElementGBP", "DirectPaymentGBP", "BudgetStartDate", "LastUpdated",
+    ),
 )
 
 # The national data opt-out list: a fourth, small input (IG.md promise 4), loaded like a feed without a sender.
@@ -111,7 +138,7 @@ OPT_OUT = Feed(
     allow_no_rows=True,
 )
 
-FEEDS: dict[str, Feed] = {f.name: f for f in (NHS_PHB, SOCIAL_CARE, SEND)}
+FEEDS: dict[str, Feed] = {f.name: f for f in (NHS_PHB, SOCIAL_CARE, SEND, SEND_BUDGET)}
 LOADABLE: dict[str, Feed] = {**FEEDS, OPT_OUT.name: OPT_OUT}
 
 # Code lists from FEEDS.md.
@@ -123,51 +150,6 @@ PHB_BUDGET_BASIS = ("ANNUAL", "ONE_OFF")
 PERSON_SEX_CODES = ("1", "2", "9", "X")
 SEND_SEX_CODES = ("M", "F")
 SEN_PRIMARY_NEEDS = ("SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI", "VI", "MSI", "PD", "ASD", "OTH")
-CLD_EVENT_TYPES = ("Service", "Request", "Assessment", "Review")
-CLD_DELIVERY_MECHANISMS = ("Direct payment", "CASSR managed personal budget", "CASSR commissioned support")
-CLD_PERSONAL_BUDGET_MECHANISMS = ("Direct payment", "CASSR managed personal budget")
-CLD_FUNDING_STATUSES = ("Fully social care funded", "Joint client and social care funded", "Fully client funded")
-CLD_COST_FREQUENCIES = (
-    "Hourly", "Daily", "Per session", "Weekly", "Fortnightly", "4-weekly", "Monthly", "Quarterly", "Annually",
-    "One-off",
-)
-CLD_UNIT_FREQUENCIES = ("Hourly", "Daily", "Per session")  # need Planned_units_per_week
-CLD_PRIMARY_SUPPORT_REASONS = (
-    "Physical support: access and mobility only",
-    "Physical support: personal care support",
-    "Sensory support: support for visual impairment",
-    "Sensory support: support for hearing impairment",
-    "Sensory support: support for dual impairment",
-    "Support with memory and cognition",
-    "Learning disability support",
-    "Mental health support",
-    "Social support: substance misuse support",
-    "Social support: asylum seeker support",
-    "Social support: support for social isolation/other",
-)
-CLD_SERVICE_TYPES = (
-    "Long term support: community",
-    "Long term support: residential care",
-    "Long term support: nursing care",
-    "Long term support: prison",
-    "Short term support: ST-Max",
-    "Short term support: other short term",
-    "Unpaid carer support: direct to carer",
-)
-CLD_SERVICE_COMPONENTS = (
-    "Direct payment",
-    "Home support or domiciliary care",
-    "Community supported living",
-    "Shared Lives",
-    "Extra care housing",
-    "Short term residential care",
-    "Residential care",
-    "Nursing care",
-    "Day care",
-    "Equipment",
-    "Other",
-)
-
 
 # Defect classes the generator injects (`--defects`) and where the loader must put each one:
 # class -> (expected outcome, reason code). Row defects are quarantined, file defects rejected; encoding
