@@ -18,7 +18,7 @@ opt_out as (
 ),
 
 feeds as (
-    select unnest(array['nhs_phb', 'social_care', 'send']) as feed
+    select unnest(array['nhs_phb', 'social_care', 'send', 'send_budget']) as feed
 ),
 
 excluded as (

@@ -8,7 +8,7 @@ batches as (
 latest as (
     select max(extract_date) as latest_extract_date
     from batches
-    where status = 'loaded' and feed in ('nhs_phb', 'social_care', 'send')
+    where status = 'loaded' and feed in ('nhs_phb', 'social_care', 'send', 'send_budget')
 ),
 
 quarter_ends as (

@@ -1,6 +1,7 @@
--- Budget components of the current snapshots, unioned from the three feeds, keyed by source record (the person
+-- Budget components of the current snapshots, unioned from the funding feeds, keyed by source record (the person
 -- key is joined in the marts, so relinking never rewrites history). The health element of a child's budget comes
--- only from nhs_phb: the SEND feed contributes its education and children's social care elements.
+-- only from nhs_phb: send_budget contributes each plan's education and children's social care elements (SEN2 itself
+-- carries no money), so nothing is counted twice.
 with
 
 phb as (
@@ -11,8 +12,8 @@ social_care as (
     select * from {{ ref('stg_social_care__events') }}
 ),
 
-send as (
-    select * from {{ ref('stg_send__ehc_plans') }}
+send_budgets as (
+    select * from {{ ref('stg_send_budget__budgets') }}
 ),
 
 phb_options as (
@@ -74,31 +75,32 @@ adult_social_care_components as (
 
 send_elements as (
     select
-        send.*,
+        send_budgets.*,
         element.funder,
         element.amount_gbp
-    from send
+    from send_budgets
     cross join
         lateral (
-            values ('education', send.education_element_gbp), ('social_care', send.social_care_element_gbp)
+            values ('education', send_budgets.education_element_gbp),
+            ('social_care', send_budgets.social_care_element_gbp)
         ) as element (funder, amount_gbp)
-    where send.has_personal_budget and element.amount_gbp is not null
+    where element.amount_gbp is not null
 ),
 
 send_components as (
     select
         send_elements.record_id || ':' || send_elements.funder as component_id,
         send_elements.record_id,
-        'send' as feed,
+        'send_budget' as feed,
         send_elements.funder,
         send_elements.management_option,
         null::text as phb_category,
         send_elements.amount_gbp as annual_gbp,
         null::numeric(12, 2) as one_off_gbp,
-        null::numeric(12, 2) as indicative_budget_gbp,
+        send_elements.indicative_budget_gbp,
         null::date as care_plan_agreed_date,
-        coalesce(send_elements.budget_start_date, send_elements.plan_start_date) as start_date,
-        coalesce(send_elements.budget_end_date, send_elements.plan_cease_date) as end_date,
+        send_elements.budget_start_date as start_date,
+        send_elements.budget_end_date as end_date,
         orgs.primary_icb_code as icb_code,
         null::text as sub_icb_code,
         orgs.la_gss_code,
