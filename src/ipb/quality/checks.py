@@ -15,14 +15,16 @@ from dataclasses import dataclass
 
 from ipb.quality.settings import ANALYST_SCHEMAS, GateConfig
 
-RAW_FEEDS = {"nhs_phb": "raw.nhs_phb", "social_care": "raw.social_care", "send": "raw.send"}
+RAW_FEEDS = {"nhs_phb": "raw.nhs_phb", "social_care": "raw.social_care", "send": "raw.send",
+             "send_budget": "raw.send_budget"}
 BATCH_FEEDS = {**RAW_FEEDS, "national_opt_out": "raw.national_opt_out"}
-NHS_COLUMNS = {"nhs_phb": "nhs_number", "social_care": "nhs_number", "send": "nhsnumber"}
+NHS_COLUMNS = {"nhs_phb": "nhs_number", "social_care": "nhs_number", "send_budget": "nhsnumber"}  # SEN2 has none
 VALIDATION_VIEWS = {
     "linkage": "restricted.validation_linkage",
     "names": "restricted.validation_name_hashes",
     "opted_out": "restricted.validation_opted_out_people",
     "totals": "restricted.validation_funder_totals",
+    "send_budgets": "restricted.validation_send_budgets",
 }
 # Types that cannot hold an identifier-shaped text value: skipped by the value scans.
 _NON_TEXT_TYPES = "('boolean'::regtype, 'date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)"
@@ -218,7 +220,7 @@ def identifier_validity(kind: str, thresholds: dict[str, float], min_sent: int =
             col, reason = NHS_COLUMNS[feed], "invalid_nhs_number"
             valid = f"util.is_valid_nhs_number({col})"
         else:
-            col, valid, reason = "upn", "util.is_valid_upn(btrim(upn))", "invalid_upn"
+            col, valid, reason = "upn", "util.is_valid_upn(upper(btrim(upn)))", "invalid_upn"
         inner = f"""select {_batch_label('b')} as location, s.present - s.valid + coalesce(q.n, 0) as n,
     s.valid || ' of ' || (s.present + coalesce(q.n, 0)) || ' valid, rate '
         || coalesce(round(s.valid::numeric / nullif(s.present + coalesce(q.n, 0), 0), 4)::text, 'n/a (none sent)')
@@ -293,10 +295,22 @@ def _code_rules() -> dict[str, dict[str, str]]:
         "social_care": {"event_type": _not_listed("event_type", "cld_event_type"),
                         "delivery_mechanism": _not_listed("delivery_mechanism", "cld_delivery_mechanism"),
                         "cost_frequency_unit_type": _not_listed("cost_frequency_unit_type", "cld_cost_frequency")},
-        "send": {"sex": _not_in("sex", f.SEND_SEX_CODES),
-                 "senprimaryneed": _not_in("senprimaryneed", f.SEN_PRIMARY_NEEDS),
-                 "pb_oa_dp": "(" + " or ".join(_not_in(c, ("0", "1")) for c in ("pb", "oa", "dp")) + ")"},
+        # SEN2: PB and OA decide money (a plan's flags sit in the person's Requests JSON); a SEN need outside its
+        # list is descriptive (kept as Unknown, counted in send_plans_and_budgets).
+        "send": {"sex": _not_listed("sex", "sen2_sex"), "pb_oa": _sen2_flags_not_listed()},
+        "send_budget": {"sex": _not_listed("sex", "sen2_sex")},
     }
+
+
+def _sen2_flags_not_listed() -> str:
+    """A NamedPlan of the person whose PB or OA is present and not a sen2_flag spelling (any case)."""
+    from ipb import contract
+
+    spellings = "|".join(sorted(contract.accepted_spellings("sen2_flag")))
+    path = ('$[*].Assessment[*].NamedPlan[*] ? ((exists(@.PB) && @.PB != null && !(@.PB like_regex "^ *(' + spellings
+            + ') *$" flag "i")) || (exists(@.OA) && @.OA != null && !(@.OA like_regex "^ *(' + spellings
+            + ') *$" flag "i")))')
+    return f"jsonb_path_exists(coalesce(requests, '[]')::jsonb, {_lit(path)})"
 
 
 def _personal_budget(code) -> bool:
@@ -341,12 +355,13 @@ def _policy_rules() -> dict[str, dict[str, str]]:
                 f"{_listed('service_component', 'cld_service_component', _direct_payment)})) and "
                 f"{_listed('cost_frequency_unit_type', 'cld_cost_frequency', _per_unit)} and coalesce({units}, 0) <= 0",
         },
-        "send": {
-            "age 0-25 at plan start": f"{_d('personbirthdate')} > {_d('startdate')}"
-                                      f" or {_age_at_least('personbirthdate', 'startdate', 26)}",
-            "personal budget flags consistent":
-                f"(btrim(pb) = '0' and (btrim(oa) = '1' or btrim(dp) = '1' or {_m('educationelementgbp')} > 0"
-                f" or {_m('socialcareelementgbp')} > 0)) or (btrim(pb) = '1' and btrim(oa) = '0' and btrim(dp) = '0')",
+        "send_budget": {
+            "age 0-25 at plan start": f"{_d('personbirthdate')} > {_d('planstartdate')}"
+                                      f" or {_age_at_least('personbirthdate', 'planstartdate', 26)}",
+            "an education or social care element": "nullif(btrim(educationelementgbp), '') is null"
+                                                    " and nullif(btrim(socialcareelementgbp), '') is null",
+            "direct payment no more than the budget":
+                f"{_m('directpaymentgbp')} > {_m('educationelementgbp')} + {_m('socialcareelementgbp')}",
         },
     }
 
@@ -457,6 +472,16 @@ cross join lateral (
 cross join lateral unnest(array[{names}], s.ns) as u (measure, n)
 where u.n > 0"""
     return _when_exists(RAW_FEEDS["social_care"], inner)
+
+
+def send_plans_and_budgets() -> str:
+    """Per SEND council: plans and budgets by how they matched (a budget without a plan, a personal budget without
+    amounts), needs kept as Unknown, invalid optional UPNs and ULNs kept without them (FEEDS.md). Reported, never a
+    breach."""
+    view = VALIDATION_VIEWS["send_budgets"]
+    return _when_exists(view, f"""select 'send ' || sender_code || ': ' || replace(measure, '_', ' ') as location, n,
+    'counted, not an error' as detail, false as breach
+from {view}""")
 
 
 def linkage_rules(t: dict) -> str:
@@ -665,9 +690,13 @@ def suites(cfg: GateConfig) -> dict[str, list[Check]]:
               "Counts per current social care batch of descriptive values outside their code list (kept as "
               "Unknown), blank event references (key derived) and blank delivery mechanisms (derived or unknown); "
               "reported, not a failure.", cld_kept_values()),
+        Check("raw_feeds", "send_plans_and_budgets", "SEND plans and budgets matched, per council",
+              "Counts per SEND council of budgets with and without a plan in its latest SEN2 return, plans with a "
+              "personal budget and no amounts, needs kept as Unknown and invalid UPNs/ULNs kept without them; "
+              "reported, not a failure.", send_plans_and_budgets()),
         Check("raw_feeds", "policy_rules", "Policy rules hold in raw feeds",
               "PMCB notional only, no direct payment for wheelchair budgets, ages per category and feed, "
-              "management option agrees with amounts, SEND personal budget flags.",
+              "management option agrees with amounts, SEND budget ages and amounts.",
               raw_rules("policy_rules", row_checks["policy_rules"])),
     ]
     link = t.get("linkage") or {}
