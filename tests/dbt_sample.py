@@ -66,30 +66,58 @@ def _social_care() -> list[dict[str, str]]:
     ]
 
 
-def _send() -> list[dict[str, str]]:
+def _sen2_persons() -> list[dict]:
+    """The council's SEN2 return: one Person each (the order is the truth's row number)."""
     return [
-        fr.send(2, Surname="Jones", Forename="Liz", PersonBirthDate="2012-06-15", Sex="F", PostCode="ME15 6AA",
-                PersonID="S2"),
+        # P2: Liz Jones in SEN2 = Elizabeth Smith-Jones in nhs_phb; PB with organised arrangements
+        fr.send(2, Surname="Jones", Forename="Liz", PersonBirthDate="2012-06-15", Sex="F", PostCode="ME15 6AA"),
+        # P3: day and month of birth swapped; the whole budget a direct payment
         fr.send(3, Surname="ARCHER", Forename="tom", PersonBirthDate="2010-09-04", Sex="M", PostCode="CT27AB",
-                PersonID="S3", OA="0", DP="1", SocialCareElementGBP=""),
+                plans=[{"StartDate": "2022-09-01", "PB": "1", "OA": "0", "DP": "1", "needs": [("SEMH", "1")]}]),
+        # P6: one of the twins; the 2025 need code DS
         fr.send(6, Surname="Green", Forename="Anna", PersonBirthDate="2011-03-03", Sex="F", PostCode="ME4 4AA",
-                PersonID="S6"),
-        # P9: SEND only, no personal budget
+                plans=[{"StartDate": "2022-09-01", "PB": "true", "OA": "true", "DP": "0", "needs": [("DS", "1")]}]),
+        # P9: SEND only, a ceased plan without a personal budget, no UPN
         fr.send(9, Surname="Lone", Forename="Kim", PersonBirthDate="2015-01-01", Sex="F", PostCode="ME1 1AA",
-                PersonID="S9", PB="0", OA="0", DP="0", EducationElementGBP="", SocialCareElementGBP="",
-                BudgetStartDate=""),
+                UPN="", UPNunknown="UN1",
+                plans=[{"StartDate": "2021-01-04", "PB": "0", "OA": "0", "CeaseDate": "2025-07-31",
+                        "CeaseReason": "3", "needs": [("MLD", "1")]}]),
+        # P10: SEND only, PB = 1 but no budget row: a personal budget without amounts
+        fr.send(10, Surname="Noor", Forename="Ali", PersonBirthDate="2016-02-02", PostCode="ME2 2AA"),
     ]
 
 
-# (file feed, record key) -> true person
+def _send_budgets() -> list[dict[str, str]]:
+    return [
+        fr.send_budget(2, Surname="Jones", Forename="Liz", PersonBirthDate="2012-06-15", Sex="F",
+                       PostCode="ME15 6AA", EducationElementGBP="6000", SocialCareElementGBP="1500.00",
+                       DirectPaymentGBP="0"),
+        fr.send_budget(3, Surname="Archer", Forename="Tom", PersonBirthDate="2010-09-04", Sex="M", PostCode="CT2 7AB",
+                       EducationElementGBP="6000", SocialCareElementGBP="", DirectPaymentGBP="6000"),
+        fr.send_budget(6, Surname="Green", Forename="Anna", PersonBirthDate="2011-03-03", Sex="F",
+                       PostCode="ME4 4AA", EducationElementGBP="4000", SocialCareElementGBP="2500",
+                       DirectPaymentGBP="1000"),
+        # P9: a budget whose plan (this start date) is not in the SEN2 return: a budget without a plan
+        fr.send_budget(9, Surname="Lone", Forename="Kim", PersonBirthDate="2015-01-01", Sex="F", PostCode="ME1 1AA",
+                       UPN="", PlanStartDate="2024-01-08", EducationElementGBP="3000", SocialCareElementGBP="",
+                       DirectPaymentGBP="0", BudgetStartDate="2024-01-08"),
+    ]
+
+
+# (feed, record key) -> true person. SEN2 persons have no key of their own: theirs is "Person <ordinal>".
 TRUTH: dict[tuple[str, str], str] = {
     **{("nhs_phb", f"PHB{i:06d}"): f"P{i}" for i in range(1, 8)},
     ("social_care", "EV00000001"): "P1", ("social_care", "EV00000002"): "P1", ("social_care", "EV00000003"): "P1",
     ("social_care", "EV00000004"): "P1", ("social_care", "EV00000005"): "P5", ("social_care", "EV00000006"): "P5",
     ("social_care", "EV00000007"): "P8",
-    ("send", "EHC0000002"): "P2", ("send", "EHC0000003"): "P3", ("send", "EHC0000006"): "P6",
-    ("send", "EHC0000009"): "P9",
+    ("send", "Person 1"): "P2", ("send", "Person 2"): "P3", ("send", "Person 3"): "P6", ("send", "Person 4"): "P9",
+    ("send", "Person 5"): "P10",
+    ("send_budget", "BUD0000002"): "P2", ("send_budget", "BUD0000003"): "P3", ("send_budget", "BUD0000006"): "P6",
+    ("send_budget", "BUD0000009"): "P9",
 }
+# What send_budget sends, for totals a test computes independently of the warehouse.
+EDUCATION_TOTAL_GBP = sum(float(r["EducationElementGBP"] or 0) for r in _send_budgets())
+CHILDREN_SOCIAL_CARE_TOTAL_GBP = sum(float(r["SocialCareElementGBP"] or 0) for r in _send_budgets())
 
 
 def write_night(directory: Path, yyyymmdd: str, amended: bool = False) -> list[tuple[str, Path]]:
@@ -99,7 +127,9 @@ def write_night(directory: Path, yyyymmdd: str, amended: bool = False) -> list[t
         ("nhs_phb", fr.write(directory, f"nhs_phb_QKS_{yyyymmdd}.csv", fr.csv_text("nhs_phb", _phbs(amended)))),
         ("social_care", fr.write(directory, f"social_care_886_{yyyymmdd}.csv",
                                  fr.csv_text("social_care", _social_care()))),
-        ("send", fr.write(directory, f"send_886_{yyyymmdd}.csv", fr.csv_text("send", _send()))),
+        ("send", fr.write(directory, f"send_886_{yyyymmdd}.xml", fr.sen2_xml(_sen2_persons()))),
+        ("send_budget", fr.write(directory, f"send_budget_886_{yyyymmdd}.csv",
+                                 fr.csv_text("send_budget", _send_budgets()))),
         ("national_opt_out", fr.write(directory, f"national_opt_out_{yyyymmdd}.csv",
                                       f"nhs_number\n{OPTED_OUT_NHS}\n")),
     ]

@@ -55,20 +55,74 @@ def social_care(i: int, **over: str) -> dict[str, str]:
     return row
 
 
-def send(i: int, **over: str) -> dict[str, str]:
-    row = {
-        "LEA": "886", "PersonID": f"SEN{i:07d}", "UPN": "", "UniqueLearnerNumber": "", "NHSNumber": "",
+def upn(seed: int, la: str = "886") -> str:
+    """A valid UPN (DfE modulus-23 check letter, then the LA number and 9 digits)."""
+    digits = f"{la}{seed % 10**9:09d}"
+    total = sum(int(d) * w for d, w in zip(digits, range(2, 14), strict=True))
+    return "ABCDEFGHJKLMNPQRTUVWXYZ"[total % 23] + digits
+
+
+def send(i: int, plans: list[dict] | None = None, **over: str) -> dict:
+    """A SEN2 Person: its own items by element name, and `plans` (each a NamedPlan's items plus `needs`, a list of
+    (SENtype, SENtypeRank)), written by `sen2_xml`."""
+    person = {
         "Surname": f"Pupil{i}", "Forename": "Sam", "PersonBirthDate": "2014-05-06", "Sex": "M",
-        "PostCode": "ME15 6ZZ", "EHCPlanID": f"EHC{i:07d}", "StartDate": "2022-09-01", "CeaseDate": "",
-        "SENPrimaryNeed": "ASD", "PB": "1", "OA": "1", "DP": "0", "EducationElementGBP": "6000",
-        "SocialCareElementGBP": "1500.00", "BudgetStartDate": "2023-09-01", "BudgetEndDate": "",
+        "Ethnicity": "WBRI", "PostCode": "ME15 6ZZ", "UPN": upn(i), "UniqueLearnerNumber": "", "UPNunknown": "",
+        "plans": plans if plans is not None else [
+            {"StartDate": "2022-09-01", "PlanRes": "1", "PlanWBP": "1", "PB": "1", "OA": "1", "DP": "0",
+             "needs": [("ASD", "1"), ("SLCN", "2")]},
+        ],
+    }
+    person.update(over)
+    return person
+
+
+def sen2_xml(persons: list[dict], lea: str = "886", year: str = "2026", reference_date: str = "2026-01-15") -> str:
+    """A SEN2 COLLECT XML return (2025 element set) for hand-made persons; blank items are left out."""
+    from xml.sax.saxutils import escape
+
+    def items(d: dict, names: tuple[str, ...]) -> str:
+        return "".join(f"<{n}>{escape(str(d[n]))}</{n}>" for n in names if d.get(n) not in (None, ""))
+
+    out = ['<?xml version="1.0" encoding="UTF-8"?>', "<Message><Header><CollectionDetails>",
+           f"<Collection>SEN2</Collection><Year>{year}</Year><ReferenceDate>{reference_date}</ReferenceDate>",
+           "</CollectionDetails><Source><SourceLevel>L</SourceLevel>", f"<LEA>{escape(lea)}</LEA>",
+           "<SoftwareCode>TestSoft</SoftwareCode><Release>1.3</Release><SerialNo>001</SerialNo>",
+           "<DateTime>2026-01-20T10:00:00</DateTime></Source></Header><Persons>"]
+    for p in persons:
+        out.append("<Person>" + items(p, ("Surname", "Forename", "PersonBirthDate", "Sex", "Ethnicity", "PostCode",
+                                           "UPN", "UniqueLearnerNumber", "UPNunknown")))
+        for plan in p.get("plans", []):
+            out.append("<Requests>" + items(plan, ("ReceivedDate",)) + "<RequestSource>1</RequestSource>"
+                       "<RequestOutcome>A</RequestOutcome>")
+            out.append("<Assessment><AssessmentOutcome>H</AssessmentOutcome><NamedPlan>"
+                       + items(plan, ("StartDate", "PlanRes", "PlanWBP", "PB", "OA", "DP", "CeaseDate",
+                                      "CeaseReason"))
+                       + "<PlanDetail><URN>100001</URN><SENsetting>MS</SENsetting><PlacementRank>1</PlacementRank>"
+                       "</PlanDetail></NamedPlan></Assessment>")
+            needs = "".join(f"<SENneed><SENtype>{t}</SENtype><SENtypeRank>{r}</SENtypeRank></SENneed>"
+                            for t, r in plan.get("needs", []))
+            out.append("<ActivePlans>" + items(plan, ("LastReview",)) + needs + "</ActivePlans></Requests>")
+        out.append("</Person>")
+    out.append("</Persons></Message>")
+    return "\n".join(out) + "\n"
+
+
+def send_budget(i: int, **over: str) -> dict[str, str]:
+    """A send_budget row (FEEDS.md, ours): the money of one EHC plan's personal budget."""
+    row = {
+        "LEA": "886", "BudgetID": f"BUD{i:07d}", "LocalPersonID": f"SEN{i:07d}", "UPN": upn(i),
+        "UniqueLearnerNumber": "", "NHSNumber": "", "Surname": f"Pupil{i}", "Forename": "Sam",
+        "PersonBirthDate": "2014-05-06", "Sex": "M", "PostCode": "ME15 6ZZ", "PlanStartDate": "2022-09-01",
+        "EducationElementGBP": "6000", "SocialCareElementGBP": "1500.00", "DirectPaymentGBP": "0",
+        "IndicativeBudgetGBP": "7000", "BudgetStartDate": "2023-09-01", "BudgetEndDate": "",
         "LastUpdated": "2026-11-21T20:00:00Z",
     }
     row.update(over)
     return row
 
 
-ROWS = {"nhs_phb": phb, "social_care": social_care, "send": send}
+ROWS = {"nhs_phb": phb, "social_care": social_care, "send_budget": send_budget}
 
 
 def csv_text(feed: str, rows: list[dict[str, str]], columns: list[str] | None = None,
