@@ -96,3 +96,51 @@ def canonical_values(code_list: str) -> tuple[str, ...]:
 def accepted_spellings(code_list: str) -> tuple[str, ...]:
     """Every accepted spelling, normalised for comparison (trimmed, lower case)."""
     return tuple(dict.fromkeys(c.spelling.strip().lower() for c in codes(code_list)))
+
+
+@dataclass(frozen=True)
+class Element:
+    """One element of the SEN2 COLLECT XML (dbt_project/seeds/contract/sen2_elements.csv)."""
+
+    release: str  # the collection year: 2025 (v1.3), 2024 (v1.2)
+    module: str  # path of the parent module, e.g. Message/Persons/Person/Requests ('' for the root)
+    name: str  # canonical spelling, as stored
+    variants: tuple[str, ...]  # other accepted spellings (stored under `name`)
+    kept: bool  # False: dropped at the door, never stored (a dropped module drops its whole subtree)
+    required: bool  # a Person without it is quarantined (Header/Source/LEA: the file is rejected)
+    kind: str  # module, date, code, flag, rank, name, postcode, upn, uln, sender_code, text, integer, datetime
+    code_list: str | None
+    on_unknown: str  # quarantine (the Person) or keep (kept as sent, mapped in staging) a value outside its list
+    confirmed: bool
+    source: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.module}/{self.name}" if self.module else self.name
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        return (self.name, *self.variants)
+
+
+SEN2_RELEASES = ("2025", "2024")  # newest first: a file that names no known collection year is read as the newest
+
+
+@cache
+def sen2_elements(release: str = SEN2_RELEASES[0]) -> tuple[Element, ...]:
+    """The SEN2 element set of one release, in specification order."""
+    found = tuple(
+        Element(r["release"], r["module"], r["element"], tuple(v for v in r["variants"].split("|") if v),
+                _bool(r["kept"]), _bool(r["required"]), r["kind"], r["code_list"] or None, r["on_unknown"],
+                _bool(r["confirmed"]), r["source"])
+        for r in _rows("sen2_elements.csv") if r["release"] == release
+    )
+    if not found:
+        raise KeyError(f"no SEN2 release {release!r} in sen2_elements.csv")
+    seen: set[tuple[str, str]] = set()
+    for e in found:
+        for spelling in e.spellings:
+            if (e.module, spelling) in seen:
+                raise ValueError(f"sen2_elements.csv: {e.module}/{spelling} is listed twice in release {release}")
+            seen.add((e.module, spelling))
+    return found

@@ -1,12 +1,18 @@
 """Load one landed file into raw, in one transaction: file checks, streaming COPY, row rules in bulk,
 quarantine, lineage and the row-accounting invariant. A killed load leaves nothing behind; a file whose
-checksum was already loaded is recorded as a duplicate and changes nothing."""
+checksum was already loaded is recorded as a duplicate and changes nothing.
+
+CSV feeds are copied as they are and checked by the SQL row rules (ipb.ingest.rules); the SEN2 XML return
+(`send`) is parsed in one streaming pass (ipb.ingest.sen2) whose Person rules decide each person before the COPY."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import logging
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,9 +22,9 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from ipb import config, db, feeds, reference
+from ipb import config, contract, db, feeds, reference
 from ipb.feeds import Feed, raw_column
-from ipb.ingest import landing, rules
+from ipb.ingest import landing, rules, sen2
 from ipb.ingest.filecheck import CHUNK, FileFacts, FileRejected, inspect, parse_name
 from ipb.raw_tables import ensure_raw_table as _ensure_raw_table
 
@@ -89,7 +95,8 @@ def reject_unclaimed(path: Path | str, run_id: str | None = None) -> LoadResult:
     """A landed entry whose name claims no feed: recorded as rejected (feed `unrecognised`), never skipped."""
     path = Path(path)
     exc = FileRejected("bad_file_name", "the file name matches no feed of the contract (nhs_phb_<ICB>_<YYYYMMDD>"
-                       ".csv, social_care_..., send_..., national_opt_out_<YYYYMMDD>.csv); it was not read")
+                       ".csv, social_care_<LA Code>_<YYYYMMDD>.csv, send_<DfE LA number>_<YYYYMMDD>.xml, "
+                       "send_budget_<DfE LA number>_<YYYYMMDD>.csv, national_opt_out_<YYYYMMDD>.csv); it was not read")
     db.bootstrap()
     return _record_rejection("unrecognised", landing.display_name(path.name), None, exc, run_id)
 
@@ -101,6 +108,8 @@ def _load_snapshot(feed: Feed, snap: landing.Snapshot, file_name: str, run_id: s
         return _record_rejection(feed.name, file_name, snap.checksum, exc, run_id)
     ref = reference.load()
     known = sorted(ref.senders(feed.sender_kind)) if feed.sender_kind else []
+    if feed.format == "sen2_xml":
+        return _load_sen2_snapshot(feed, snap, file_name, name, known, run_id)
     try:
         with snap.path.open("rb") as fh:
             facts = inspect(fh, feed)
@@ -122,23 +131,9 @@ def _load_checked(feed: Feed, path: Path, file_name: str, name, facts: FileFacts
                   run_id: str) -> LoadResult:
     """Load the private copy at `path` of the landed file `file_name`."""
     with db.connect(role=db.LOADER) as conn:
-        # One load per feed at a time: the row-number sequence and the checksum registry rely on it.
-        conn.execute("select pg_advisory_xact_lock(hashtext('ipb.load.' || %s))", (feed.name,))
-        done = conn.execute(
-            "select batch_id from audit.batches where feed = %s and checksum = %s and status = 'loaded'",
-            (feed.name, facts.checksum),
-        ).fetchone()
-        if done:
-            batch_id = conn.execute(
-                """insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status,
-                       reason_code, reason, run_id, loaded_at)
-                   values (%s, %s, %s, %s, %s, 'duplicate', 'already_loaded', %s, %s, now()) returning batch_id""",
-                (feed.name, name.sender, name.extract_date, file_name, facts.checksum,
-                 f"same checksum as loaded batch {done[0]}: nothing changed", run_id),
-            ).fetchone()[0]
-            conn.commit()
-            return LoadResult(feed.name, file_name, "duplicate", batch_id, facts.checksum, "already_loaded",
-                              f"same checksum as loaded batch {done[0]}")
+        duplicate = _lock_and_check_duplicate(conn, feed, file_name, name, facts.checksum, run_id)
+        if duplicate:
+            return duplicate
         _ensure_raw_table(conn, feed)
         params = {"sender": name.sender or "", "known_senders": known, "known_sub_icbs": sorted(ref.sub_icb_codes),
                   **rules.code_list_params(feed.name)}
@@ -163,21 +158,44 @@ def _load_checked(feed: Feed, path: Path, file_name: str, name, facts: FileFacts
     return result
 
 
-def _set_lineage(conn: psycopg.Connection, feed: Feed, batch_id: int, file_name: str, facts: FileFacts,
-                 sender: str | None, extract_date) -> None:
+def _lock_and_check_duplicate(conn: psycopg.Connection, feed: Feed, file_name: str, name, checksum: str,
+                              run_id: str) -> LoadResult | None:
+    """Take the feed's load lock; a file whose checksum is already loaded is recorded as a duplicate (committed)."""
+    # One load per feed at a time: the row-number sequence and the checksum registry rely on it.
+    conn.execute("select pg_advisory_xact_lock(hashtext('ipb.load.' || %s))", (feed.name,))
+    done = conn.execute(
+        "select batch_id from audit.batches where feed = %s and checksum = %s and status = 'loaded'",
+        (feed.name, checksum),
+    ).fetchone()
+    if not done:
+        return None
+    batch_id = conn.execute(
+        """insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status,
+               reason_code, reason, run_id, loaded_at)
+           values (%s, %s, %s, %s, %s, 'duplicate', 'already_loaded', %s, %s, now()) returning batch_id""",
+        (feed.name, name.sender, name.extract_date, file_name, checksum,
+         f"same checksum as loaded batch {done[0]}: nothing changed", run_id),
+    ).fetchone()[0]
+    conn.commit()
+    return LoadResult(feed.name, file_name, "duplicate", batch_id, checksum, "already_loaded",
+                      f"same checksum as loaded batch {done[0]}")
+
+
+def _set_lineage(conn: psycopg.Connection, feed: Feed, batch_id: int, file_name: str, checksum: str,
+                 date_format: str, sender: str | None, extract_date) -> None:
     conn.execute(
         """select set_config('ipb.batch_id', %s, true), set_config('ipb.file_name', %s, true),
                   set_config('ipb.checksum', %s, true), set_config('ipb.sender', %s, true),
                   set_config('ipb.extract_date', %s, true), set_config('ipb.date_format', %s, true),
                   set_config('ipb.row_base', nextval(%s)::text, true)""",
-        (str(batch_id), file_name, facts.checksum, sender or "", extract_date.isoformat(), facts.date_format,
+        (str(batch_id), file_name, checksum, sender or "", extract_date.isoformat(), date_format,
          f"raw.{feed.name}_row_seq"),
     )
 
 
 def _copy(conn: psycopg.Connection, feed: Feed, path: Path, file_name: str, facts: FileFacts, batch_id: int,
           sender: str | None, extract_date, result: LoadResult) -> None:
-    _set_lineage(conn, feed, batch_id, file_name, facts, sender, extract_date)
+    _set_lineage(conn, feed, batch_id, file_name, facts.checksum, facts.date_format, sender, extract_date)
     encoding = "WIN1252" if facts.encoding == "windows-1252" else "UTF8"
     dropping = None in facts.file_columns
     # The file's columns in its own order. Columns dropped at the door go to a transaction-local table that is
@@ -211,7 +229,7 @@ def _copy(conn: psycopg.Connection, feed: Feed, path: Path, file_name: str, fact
         # record so that the good rows still load and each bad one is quarantined with its row number. (The
         # server's message quotes the row, so it is never logged.)
         log.info("%s: a malformed row stopped COPY; loading record by record", file_name)
-    _set_lineage(conn, feed, batch_id, file_name, facts, sender, extract_date)
+    _set_lineage(conn, feed, batch_id, file_name, facts.checksum, facts.date_format, sender, extract_date)
     _copy_record_by_record(conn, feed, path, file_name, facts, batch_id, result)
 
 
@@ -419,3 +437,83 @@ def _account(conn: psycopg.Connection, feed: Feed, result: LoadResult) -> None:
                rows_set_aside = %s, loaded_at = now() where batch_id = %s""",
         (result.rows_in_file, result.rows_loaded, result.rows_quarantined, result.rows_set_aside, result.batch_id),
     )
+
+
+# -- SEN2 XML (feed `send`) -----------------------------------------------------------------------------------------
+QUARANTINE_COLUMNS = ("batch_id", "feed", "file_name", "row_number", "reason_code", "reason", "all_reason_codes",
+                      "record")
+# Quarantined persons wait in a private spool (on disk in the state folder past this size, never in /tmp) until the
+# COPY of the good persons is done: memory stays flat even when every person of a large file is quarantined.
+SPOOL_BYTES = 8 << 20
+
+
+def _load_sen2_snapshot(feed: Feed, snap: landing.Snapshot, file_name: str, name, known: list[str],
+                        run_id: str) -> LoadResult:
+    if feed.sender_kind and name.sender not in known:
+        exc = FileRejected("unknown_sender", f"sender code in the file name is not a known {feed.sender_kind}")
+        return _record_rejection(feed.name, file_name, snap.checksum, exc, run_id, name.sender, name.extract_date)
+    try:
+        return _load_sen2(feed, snap.path, file_name, name, snap.checksum, run_id)
+    except FileRejected as exc:
+        # The transaction rolled back: nothing of the file stays but this record of it.
+        return _record_rejection(feed.name, file_name, snap.checksum, exc, run_id, name.sender, name.extract_date,
+                                 exc.rows_in_file)
+
+
+def _sen2_fingerprint() -> str:
+    """The Person rules as data: the element set and code lists the file was read with."""
+    sha = hashlib.sha256(b"sen2_xml\n")
+    for name in ("sen2_elements.csv", "sen2_codes.csv"):
+        sha.update((contract.contract_dir() / name).read_bytes())
+    return sha.hexdigest()
+
+
+def _load_sen2(feed: Feed, path: Path, file_name: str, name, checksum: str, run_id: str) -> LoadResult:
+    """Parse the private copy at `path` of a SEN2 return and load it in one transaction: good persons into
+    raw.send (one row each, `_row_number` = the Person's ordinal in the file), the others into quarantine.rows."""
+    with db.connect(role=db.LOADER) as conn:
+        duplicate = _lock_and_check_duplicate(conn, feed, file_name, name, checksum, run_id)
+        if duplicate:
+            return duplicate
+        _ensure_raw_table(conn, feed)
+        batch_id = conn.execute(
+            """insert into audit.batches (feed, sender_code, extract_date, file_name, checksum, status, run_id,
+                   rules_fingerprint, date_format)
+               values (%s, %s, %s, %s, %s, 'loading', %s, %s, 'iso') returning batch_id""",
+            (feed.name, name.sender, name.extract_date, file_name, checksum, run_id, _sen2_fingerprint()),
+        ).fetchone()[0]
+        result = LoadResult(feed.name, file_name, "loaded", batch_id, checksum)
+        _set_lineage(conn, feed, batch_id, file_name, checksum, "iso", name.sender, name.extract_date)
+        columns = feed.raw_columns
+        copy_raw = sql.SQL("copy {} ({}) from stdin").format(
+            sql.Identifier("raw", feed.name), sql.SQL(", ").join(map(sql.Identifier, ("_row_number", *columns))))
+        tmp_dir = config.load().state_dir / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with path.open("rb") as fh, tempfile.SpooledTemporaryFile(
+                SPOOL_BYTES, mode="w+", encoding="utf-8", newline="", dir=tmp_dir) as spool:
+            reader = sen2.Sen2Reader(fh, name.sender, today=None)
+            held = csv.writer(spool)
+            with conn.cursor() as cur, cur.copy(copy_raw) as copy:
+                for person in reader.persons():
+                    if person.row is not None:
+                        copy.write_row([person.ordinal, *(person.row.get(c) for c in columns)])
+                    else:
+                        held.writerow([batch_id, feed.name, file_name, person.ordinal, person.reasons[0],
+                                       rules.SEN2_READABLE[person.reasons[0]],
+                                       "{" + ",".join(person.reasons) + "}",
+                                       json.dumps(person.record, ensure_ascii=False)])
+            spool.seek(0)
+            copy_held = sql.SQL("copy quarantine.rows ({}) from stdin with (format csv)").format(
+                sql.SQL(", ").join(map(sql.Identifier, QUARANTINE_COLUMNS)))
+            with conn.cursor() as cur, cur.copy(copy_held) as copy:
+                for chunk in iter(lambda: spool.read(CHUNK), ""):
+                    copy.write(chunk)
+        result.rows_in_file = reader.persons_in_file
+        result.dropped_columns = reader.dropped
+        conn.execute("update audit.batches set dropped_columns_list = %s where batch_id = %s",
+                     (",".join(reader.dropped) or None, batch_id))
+        _account(conn, feed, result)
+        conn.commit()
+    log.info("loaded %s: batch %s, %s persons in file, %s loaded, %s quarantined (SEN2 %s)", file_name, batch_id,
+             result.rows_in_file, result.rows_loaded, result.rows_quarantined, reader.release)
+    return result

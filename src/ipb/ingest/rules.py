@@ -29,20 +29,20 @@ DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "nhs_phb": ("date_of_birth", "start_date", "end_date", "care_plan_agreed_date"),
     "social_care": ("date_of_birth", "event_start_date", "event_end_date", "reporting_period_start_date",
                     "reporting_period_end_date"),
-    "send": ("personbirthdate", "startdate", "ceasedate", "budgetstartdate", "budgetenddate"),
+    "send_budget": ("personbirthdate", "planstartdate", "budgetstartdate", "budgetenddate"),
     "national_opt_out": (),
 }
 MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "nhs_phb": ("direct_payment_gbp", "notional_gbp", "third_party_gbp", "indicative_budget_gbp"),
     "social_care": ("unit_cost",),
-    "send": ("educationelementgbp", "socialcareelementgbp"),
+    "send_budget": ("educationelementgbp", "socialcareelementgbp", "directpaymentgbp", "indicativebudgetgbp"),
     "national_opt_out": (),
 }
 UNITS_COLUMNS: dict[str, tuple[str, ...]] = {
-    "nhs_phb": (), "social_care": ("planned_units_per_week",), "send": (), "national_opt_out": (),
+    "nhs_phb": (), "social_care": ("planned_units_per_week",), "send_budget": (), "national_opt_out": (),
 }
 TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
-    "nhs_phb": ("record_updated_at",), "social_care": (), "send": ("lastupdated",), "national_opt_out": (),
+    "nhs_phb": ("record_updated_at",), "social_care": (), "send_budget": ("lastupdated",), "national_opt_out": (),
 }
 # Each kind of value: (suffix of its typed column, the util function parsing it).
 TYPED_KINDS: tuple[tuple[dict[str, tuple[str, ...]], str, str], ...] = (
@@ -271,6 +271,8 @@ SOCIAL_CARE: list[Rule] = [
 
 def code_list_params(feed: str) -> dict[str, list[str]]:
     """Bind parameters of the code lists a feed's rules read: accepted spellings, trimmed and lower case."""
+    if feed == "send_budget":
+        return {"sen2_sex": list(contract.accepted_spellings("sen2_sex"))}
     if feed != "social_care":
         return {}
 
@@ -288,39 +290,34 @@ def code_list_params(feed: str) -> dict[str, list[str]]:
     }
 
 
-SEND: list[Rule] = [
-    _required(["lea", "personid", "surname", "forename", "personbirthdate", "sex", "ehcplanid", "startdate",
-               "senprimaryneed", "pb", "oa", "dp", "lastupdated"]),
-    # NHSNumber, UPN, ULN and PostCode are optional identifiers: an invalid one costs only itself (FEEDS.md); staging
-    # treats it as absent and the gate counts it per sender.
-    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["send"]]), INVALID_DATE),
-    Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["send"]]), DATE_RANGE),
-    Rule("invalid_timestamp", _timestamp_bad("lastupdated"), "LastUpdated is not a timestamp"),
+# Ours (FEEDS.md "Feed send_budget"): the money in EHC plans' personal budgets. UPN, ULN, NHSNumber and PostCode are
+# optional identifiers: an invalid one costs only itself (staging treats it as absent, the gate counts it).
+_SB_MONEY = MONEY_COLUMNS["send_budget"]
+_SB_TOTAL = f"(coalesce({_m('educationelementgbp')}, 0) + coalesce({_m('socialcareelementgbp')}, 0))"
+SEND_BUDGET: list[Rule] = [
+    Rule("missing_value", _any([_blank(c) for c in (
+        "lea", "budgetid", "localpersonid", "surname", "forename", "personbirthdate", "sex", "planstartdate",
+        "directpaymentgbp", "budgetstartdate", "lastupdated")]), "a required value is empty"),
+    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["send_budget"]]), INVALID_DATE),
+    Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["send_budget"]]), DATE_RANGE),
+    Rule("invalid_timestamp", _timestamp_bad("lastupdated"), "LastUpdated is not an ISO 8601 timestamp"),
     Rule("timestamp_out_of_range", _timestamp_out_of_range("lastupdated"), TIMESTAMP_RANGE),
     Rule("birth_date_in_future", f"{_d('personbirthdate')} > current_date", "date of birth is in the future"),
     Rule("age_out_of_range",
-         f"({_d('personbirthdate')} > {_d('startdate')} or {_age_at_least('personbirthdate', 'startdate', 26)})",
-         "EHC plans are for ages 0-25: age at plan start outside that"),
-    Rule("invalid_code", _any([_not_in("sex", feeds.SEND_SEX_CODES),
-                               _not_in("senprimaryneed", feeds.SEN_PRIMARY_NEEDS),
-                               _flag_bad("pb"), _flag_bad("oa"), _flag_bad("dp")]),
-         "a coded field holds a value outside its code list"),
-    Rule("unknown_organisation", "btrim(lea) <> all(%(known_senders)s)", "LEA is not a council in the reference data"),
+         f"({_d('personbirthdate')} > {_d('planstartdate')} or "
+         f"{_age_at_least('personbirthdate', 'planstartdate', 26)})",
+         "EHC plans are for ages 0-25: age at PlanStartDate outside that"),
+    Rule("invalid_code", _not_listed("sex", "sen2_sex"), "Sex is not M, F or U"),
     Rule("sender_mismatch", "btrim(lea) <> %(sender)s", "LEA differs from the sender in the file name"),
-    Rule("invalid_amount", _any([_money_bad(c) for c in MONEY_COLUMNS["send"]]),
-         "an amount is not pounds with at most 2 decimals"),
-    Rule("amount_out_of_range", _any([_money_out_of_range(c) for c in MONEY_COLUMNS["send"]]), MONEY_RANGE),
-    Rule("negative_amount", _any([_neg("educationelementgbp"), _neg("socialcareelementgbp")]),
-         "an amount is negative"),
-    Rule("pb_flags_inconsistent",
-         "(btrim(pb) = '0' and (btrim(oa) = '1' or btrim(dp) = '1' or coalesce(" + _m("educationelementgbp")
-         + ", 0) > 0 or coalesce(" + _m("socialcareelementgbp") + ", 0) > 0)) "
-         "or (btrim(pb) = '1' and btrim(oa) = '0' and btrim(dp) = '0')",
-         "PB=0 must have OA=0, DP=0 and no amounts; PB=1 needs OA=1 or DP=1"),
-    Rule("missing_required", f"btrim(pb) = '1' and ({_blank('educationelementgbp')} or {_blank('budgetstartdate')})",
-         "a personal budget (PB=1) needs EducationElementGBP and BudgetStartDate"),
-    Rule("end_before_start", f"({_d('ceasedate')} < {_d('startdate')}) or "
-         f"({_d('budgetenddate')} < {_d('budgetstartdate')})", "an end date is before its start date"),
+    Rule("invalid_amount", _any([_money_bad(c) for c in _SB_MONEY]), "an amount is not pounds with at most 2 decimals"),
+    Rule("amount_out_of_range", _any([_money_out_of_range(c) for c in _SB_MONEY]), MONEY_RANGE),
+    Rule("missing_amounts", f"{_blank('educationelementgbp')} and {_blank('socialcareelementgbp')}",
+         "a budget needs EducationElementGBP or SocialCareElementGBP (or both)"),
+    Rule("negative_amount", _any([_neg(c) for c in _SB_MONEY]), "an amount is negative"),
+    Rule("direct_payment_exceeds_total", f"{_m('directpaymentgbp')} > {_SB_TOTAL}",
+         "DirectPaymentGBP is more than the education and social care elements together"),
+    Rule("end_before_start", f"{_d('budgetenddate')} < {_d('budgetstartdate')}",
+         "BudgetEndDate is before BudgetStartDate"),
 ]
 
 OPT_OUT: list[Rule] = [
@@ -339,7 +336,8 @@ def _field_too_long(feed: str) -> Rule:
     return Rule("field_too_long", " or ".join(f"length({c}) > {MAX_FIELD_CHARS}" for c in columns), TOO_LONG)
 
 
-_BY_FEED = {"nhs_phb": NHS_PHB, "social_care": SOCIAL_CARE, "send": SEND, "national_opt_out": OPT_OUT}
+# send (SEN2 XML) has no SQL row rules: its Person rules are applied as the file is parsed (ipb.ingest.sen2).
+_BY_FEED = {"nhs_phb": NHS_PHB, "social_care": SOCIAL_CARE, "send_budget": SEND_BUDGET, "national_opt_out": OPT_OUT}
 RULES: dict[str, list[Rule]] = {feed: [_field_too_long(feed), *rules] for feed, rules in _BY_FEED.items()}
 
 READABLE: dict[str, str] = {}
@@ -348,6 +346,18 @@ for _rules in RULES.values():
         READABLE.setdefault(_r.code, _r.reason)
 READABLE["duplicate_key"] = "the record key repeats an earlier row of the same file; the first row is kept"
 READABLE["malformed_row"] = "the row does not have the contract's number of fields"
+READABLE["nul_byte"] = "a value holds a NUL or other control character, which no text value may contain"
+# SEN2 Person rules (ipb.ingest.sen2, applied as the XML is parsed): the readable reason of a quarantined Person.
+SEN2_READABLE: dict[str, str] = {
+    "missing_value": "a required item is missing (Surname, Forename, or a NamedPlan's StartDate)",
+    "invalid_date": "PersonBirthDate is missing, or a date item is not a calendar date YYYY-MM-DD from 1900",
+    "birth_date_in_future": "PersonBirthDate is in the future",
+    "invalid_code": "Sex, PB or OA holds a value outside its code list, or a SENtypeRank is not a positive integer",
+    "field_too_long": TOO_LONG,
+    "nul_byte": READABLE["nul_byte"],
+}
+for _code, _text in SEN2_READABLE.items():
+    READABLE.setdefault(_code, _text)
 
 
 def typed_columns(feed: str) -> str:
