@@ -73,18 +73,24 @@ def _raw_row(feed: feeds.Feed, i: int) -> dict[str, str | None]:
                    service_component="Direct payment", delivery_mechanism="Direct payment", unit_cost="100.00",
                    cost_frequency_unit_type="Weekly", reporting_period_start_date="2025-01-01",
                    reporting_period_end_date="2025-03-31")
+    elif feed.name == "send":
+        plan = {"StartDate": "2024-09-01", "PB": "1", "OA": "1", "DP": "0"}
+        requests = [{"Assessment": [{"NamedPlan": [plan]}], "ActivePlans": [{"SENneed": [
+            {"SENtype": "ASD", "SENtypeRank": "1"}]}]}]
+        row.update(lea="886", upn=upn(i + 1), surname="OKAFOR", forename="GRACE", personbirthdate="2015-03-03",
+                   sex="F", requests=json.dumps(requests))
     else:
-        row.update(lea="886", personid=f"S{i}", upn=upn(i + 1), nhsnumber=None, surname="OKAFOR", forename="GRACE",
-                   personbirthdate="2015-03-03", sex="F", ehcplanid=f"EHC{i}", startdate="2024-09-01",
-                   senprimaryneed="ASD", pb="1", oa="1", dp="0", educationelementgbp="5000.00",
-                   budgetstartdate="2024-09-01", lastupdated="2025-01-01T00:00:00")
+        row.update(lea="886", budgetid=f"B{i}", localpersonid=f"S{i}", upn=upn(i + 1), surname="OKAFOR",
+                   forename="GRACE", personbirthdate="2015-03-03", sex="F", planstartdate="2024-09-01",
+                   educationelementgbp="5000.00", directpaymentgbp="0", budgetstartdate="2024-09-01",
+                   lastupdated="2025-01-01T00:00:00")
     return row
 
 
 def build_raw(conn: psycopg.Connection, rows_per_feed: int = 4) -> None:
     """Raw tables and loaded batches as the loader leaves them (created as ipb_loader, per the shared interface)."""
     conn.execute("set role ipb_loader")
-    senders = {"nhs_phb": "QKS", "social_care": "886", "send": "886"}
+    senders = {"nhs_phb": "QKS", "social_care": "886", "send": "886", "send_budget": "886"}
     for feed in feeds.FEEDS.values():
         cols = [feeds.raw_column(c) for c in feed.columns]
         # Bootstrap may already have created the raw tables (the loader's own DDL); otherwise the same shape.
@@ -125,7 +131,7 @@ MART_ROWS = {
         (hashlib.sha256(f"c{i}".encode()).hexdigest(), PEOPLE[i % 3][0], feed, funder, "notional", None, amount,
          None, None, True, "2025-01-01", None, "QKS", None, "E10000016", "2025-04-01")
         for i, (feed, funder, amount) in enumerate(
-            [("nhs_phb", "health", 1000), ("social_care", "social_care", 5218), ("send", "education", 5000)]
+            [("nhs_phb", "health", 1000), ("social_care", "social_care", 5218), ("send_budget", "education", 5000)]
         )
     ],
     "fct_integrated_personal_budget": [
@@ -189,6 +195,8 @@ def build_validation_views(conn: psycopg.Connection) -> None:
                  "(funder text, components bigint, annual_gbp numeric, one_off_gbp numeric)")
     conn.execute("insert into restricted.validation_funder_totals values ('health', 1, 1000, 0), "
                  "('social_care', 1, 5218, 0), ('education', 1, 5000, 0)")
+    conn.execute("create table restricted.validation_send_budgets (sender_code text, measure text, n bigint)")
+    conn.execute("insert into restricted.validation_send_budgets values ('886', 'budget_without_plan', 1)")
     conn.execute("grant select on all tables in schema restricted to ipb_validator")
 
 
@@ -316,6 +324,8 @@ def test_clean_night_passes_publishes_and_renders(night: str) -> None:
         ("row_accounting", "Row accounting per file"),
         ("policy_rule", "Policy rules hold in raw feeds"),
         ("code_list", "Code lists respected in raw feeds"),
+        ("sen2_flag", "Code lists respected in raw feeds"),
+        ("send_budget_over", "Policy rules hold in raw feeds"),
         ("totals", "Budget totals reconcile with staged source amounts"),
         ("orphan_component", "Every budget component has a person"),
         ("linkage_spike", "Linkage rate per rule within bounds"),
@@ -363,6 +373,11 @@ def test_failing_night_blocks_publication_without_leaking(night: str, scenario: 
                              " management_option = 'MIXED' where _row_number = 2")
             elif scenario == "code_list":
                 conn.execute("update raw.send set sex = 'Q' where _row_number = 1")
+            elif scenario == "sen2_flag":  # a plan's PB inside the person's Requests that is no flag
+                conn.execute("update raw.send set requests = replace(requests, '\"PB\": \"1\"', '\"PB\": \"Y\"')"
+                             " where _row_number = 2")
+            elif scenario == "send_budget_over":  # more paid as a direct payment than the budget holds
+                conn.execute("update raw.send_budget set directpaymentgbp = '5000.01' where _row_number = 3")
             elif scenario == "nhs_validity":
                 # 30 invalid of 34 sent (at least min_sent, so the rate counts)
                 conn.execute("insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,"
@@ -380,7 +395,8 @@ def test_failing_night_blocks_publication_without_leaking(night: str, scenario: 
     assert not result.success
     assert failing_check in result.failed_checks
     # The raw-feed rule checks name the broken rule and count the rows breaking it.
-    broken = {"policy_rule": "no direct payment for wheelchair budgets: 1", "code_list": "sex: 1"}
+    broken = {"policy_rule": "no direct payment for wheelchair budgets: 1", "code_list": "sex: 1",
+              "sen2_flag": "pb_oa: 1", "send_budget_over": "direct payment no more than the budget: 1"}
     if scenario in broken:
         assert broken[scenario] in result.summary(), result.summary()
     with pytest.raises(gate.GateFailed, match=re.escape(failing_check)):
@@ -452,7 +468,7 @@ def test_raw_row_checks_check_again_only_rows_that_differ_from_a_batch_they_pass
     with psycopg.connect(night) as conn:
         recorded = conn.execute("select check_key, count(*) from audit.gate_checked_batches where run_id = 'night-d'"
                                 " group by 1 order by 1").fetchall()
-        assert recorded == [("code_lists", 3), ("policy_rules", 3)]  # the current batch of each feed
+        assert recorded == [("code_lists", 4), ("policy_rules", 3)]  # the current batch of each feed with rules
 
         # Night D+1 from the same ICB: its four rows again, and a fifth (new) row breaking a policy rule.
         conn.execute("set role ipb_loader")
