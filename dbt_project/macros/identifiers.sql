@@ -15,14 +15,27 @@
     end
 {%- endmacro %}
 
-{#- Names: upper case, letters only (spaces, hyphens, apostrophes and dots removed). -#}
-{% macro normalise_name(expr) -%}
-    nullif(regexp_replace(upper({{ expr }}), '[^A-Z]', '', 'g'), '')
+{#- Accents folded, not deleted (FEEDS.md Linkage: `Zoë` = `Zoe`): the one definition every feed's names go through
+    (normalise_name, name_tokens). Canonical decomposition (NFD) splits a letter from its combining marks, which are
+    dropped; letters that do not decompose (ø, ł, đ, ß, æ, œ, þ, ı ...) are mapped by hand. Runs before upper():
+    the warehouse's C collation upper-cases ASCII letters only. -#}
+{% macro fold_accents(expr) -%}
+    replace(replace(replace(replace(replace(replace(replace(
+        translate(
+            regexp_replace(normalize({{ expr }}, nfd), '[\u0300-\u036f]', '', 'g'),
+            'ØøŁłĐđÐðıĦħŦŧ', 'OoLlDdDdiHhTt'
+        ),
+        'ß', 'ss'), 'Æ', 'AE'), 'æ', 'ae'), 'Œ', 'OE'), 'œ', 'oe'), 'Þ', 'TH'), 'þ', 'th')
 {%- endmacro %}
 
-{#- Surname tokens: double and hyphenated surnames give one space-separated token per part. -#}
+{#- Names: accents folded, upper case, letters only (spaces, hyphens, apostrophes and dots removed). -#}
+{% macro normalise_name(expr) -%}
+    nullif(regexp_replace(upper({{ fold_accents(expr) }}), '[^A-Z]', '', 'g'), '')
+{%- endmacro %}
+
+{#- Surname tokens: double and hyphenated surnames give one space-separated token per part (accents folded). -#}
 {% macro name_tokens(expr) -%}
-    nullif(trim(regexp_replace(upper({{ expr }}), '[^A-Z]+', ' ', 'g')), '')
+    nullif(trim(regexp_replace(upper({{ fold_accents(expr) }}), '[^A-Z]+', ' ', 'g')), '')
 {%- endmacro %}
 
 {#- Postcode: upper case, single space before the 3-character inward code; null when not postcode-shaped. Every

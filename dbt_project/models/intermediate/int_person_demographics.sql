@@ -2,19 +2,6 @@
 -- then SEND, then social care), their council and ICB, and whether they opted out of planning uses.
 -- One join of the index to the records and one sort by person: every per-person value is a window over it (at
 -- national scale, four separate joins and groupings took twice as long).
--- Incremental: the next night rewrites only the people its changes reach and the people whose opt-out may have
--- changed (macros/person_increments.sql).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ person_demographics_pre_hook(ref('int_person_record_seqs'), ref('int_person_index'),
-        ref('int_person_records'), ref('stg_audit__national_opt_out'),
-        person_demographics_version(ref('int_person_index'), ref('organisations'))) }}",
-    post_hook="analyze {{ this }}",
-) }}
-{%- set version = person_demographics_version(ref('int_person_index'), ref('organisations')) %}
-{%- set state = person_model_mode(ref('int_person_record_seqs'), version) %}
 with
 
 records as (
@@ -23,9 +10,6 @@ records as (
 
 person_index as (
     select * from {{ ref('int_person_index') }}
-    {%- if state.mode == 'delta' %}
-        where person_seq in (select region.person_seq from pg_temp.ipb_person_demographics_region as region)
-    {%- endif %}
 ),
 
 opt_out as (
@@ -34,10 +18,6 @@ opt_out as (
 
 orgs as (
     select * from {{ ref('organisations') }}
-),
-
-run as (
-    select max(change_seq) as change_seq from {{ ref('int_person_record_seqs') }}
 ),
 
 -- Each council's sender code per feed (CLD LA code, DfE LA number): one equality join, so a hash join.
@@ -130,11 +110,8 @@ final as (
         ranked.feeds,
         ranked.n_records,
         ranked.is_linked,
-        ranked.is_opted_out,
-        run.change_seq as applied_change_seq,
-        {{ version }} as build_version
+        ranked.is_opted_out
     from ranked
-    cross join run
     left join orgs on ranked.la_gss_code = orgs.la_gss_code
     where ranked.trust_rank = 1
 )
