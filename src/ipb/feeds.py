@@ -148,23 +148,25 @@ PHB_CATEGORIES = (
 PHB_MANAGEMENT_OPTIONS = ("DIRECT_PAYMENT", "NOTIONAL", "THIRD_PARTY", "MIXED")
 PHB_BUDGET_BASIS = ("ANNUAL", "ONE_OFF")
 PERSON_SEX_CODES = ("1", "2", "9", "X")
-SEND_SEX_CODES = ("M", "F")
-SEN_PRIMARY_NEEDS = ("SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI", "VI", "MSI", "PD", "ASD", "OTH")
+# SEN2's codes are data (dbt_project/seeds/contract/sen2_codes.csv); these are their canonical values.
+SEND_SEX_CODES = contract.canonical_values("sen2_sex")  # M, F, U (a blank Sex is accepted as unknown too)
+SEN_PRIMARY_NEEDS = contract.canonical_values("sen2_sen_type")  # SENtype; DS only from the 2025 return
 
 # Defect classes the generator injects (`--defects`) and where the loader must put each one:
-# class -> (expected outcome, reason code). Row defects are quarantined, file defects rejected; encoding
-# variants are accepted. The generator's truth and the ingestion tests both read this one table.
+# class -> (expected outcome, reason code). Row defects are quarantined (in SEN2 the unit is a whole `Person`
+# element), file defects rejected; encoding variants are accepted. The generator's truth and the ingestion tests
+# both read this one table (which feeds each class goes into: ipb.generate.defects.CLASS_FEEDS).
 ROW_DEFECTS: dict[str, str] = {
-    "invalid_nhs_check_digit": "invalid_nhs_number",
-    "malformed_date": "invalid_date",
+    "invalid_nhs_check_digit": "invalid_nhs_number",  # a required NHS number (nhs_phb)
+    "malformed_date": "invalid_date",  # an impossible or misformatted birth date (every feed, SEN2 included)
     "future_birth_date": "birth_date_in_future",
     "negative_amount": "negative_amount",
     "management_option_mismatch": "management_option_mismatch",
     "direct_payment_not_allowed": "direct_payment_not_allowed",  # DP on a PMCB or WHEELCHAIR budget
     "chc_for_child": "chc_under_18",
     "cyp_cc_for_adult": "cyp_cc_18_or_over",
-    "send_over_25": "age_out_of_range",
-    "pb0_with_amounts": "pb_flags_inconsistent",
+    "budget_age_out_of_range": "age_out_of_range",  # send_budget: over 25 at PlanStartDate
+    "unknown_pb_flag": "invalid_code",  # SEN2 PB/OA decide money: an unknown value quarantines the Person
     "duplicate_key": "duplicate_key",  # a later row repeating an earlier row's key; the first is kept
     "unknown_organisation": "unknown_organisation",  # e.g. a sub_icb_code not in reference data
     "sender_mismatch": "sender_mismatch",  # row's sender column differs from the file name's sender
@@ -175,7 +177,12 @@ FILE_DEFECTS_REJECTED: dict[str, str] = {
     "missing_column": "missing_columns",
     "truncated_last_line": "truncated_file",  # an incomplete snapshot would look like withdrawals
     "empty_file": "empty_file",
-    "header_only": "no_data_rows",  # a zero-row full snapshot is an export failure, not "no clients"
+    "header_only": "no_data_rows",  # a zero-row full snapshot (SEN2: no Person) is an export failure
     "wrong_file_name": "bad_file_name",
+    # SEN2 XML (FEEDS.md "Feed send"): file checks before any Person is read.
+    "unknown_element": "extra_columns",  # schema drift: an element the release does not know, named in the reason
+    "malformed_xml": "malformed_xml",  # not well-formed (cut off mid-element)
+    "xml_doctype": "xml_dtd_forbidden",  # a DTD / entity declaration: never resolved, the file is refused
+    "lea_mismatch": "sender_mismatch",  # Header/Source/LEA differs from the file name's sender
 }
 FILE_VARIANTS_ACCEPTED: tuple[str, ...] = ("windows_1252", "utf8_bom", "crlf")

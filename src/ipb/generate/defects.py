@@ -10,35 +10,43 @@ import numpy as np
 
 from ipb import feeds
 from ipb.generate import dates
-from ipb.generate.identifiers import nhs_check_digit
+from ipb.generate.identifiers import UPN_LETTERS, nhs_check_digit
 from ipb.generate.population import CAT
 from ipb.generate.rows import Block
 
-# Where each row defect makes sense; the first feed is where "at least one" is guaranteed. In social care (CLD) and
-# SEND the NHS number and postcode are optional identifiers (an invalid one costs only itself, see ROW_VARIANTS)
-# and an exact repeated row is a double-handed package (two services), so none of these quarantines a row there.
+# Where each row defect makes sense; the first feed is where "at least one" is guaranteed. In social care (CLD),
+# SEN2 and the budget file the NHS number, UPN and postcode are optional identifiers (an invalid one costs only
+# itself, see ROW_VARIANTS) and an exact repeated CLD row is a double-handed package (two services), so none of
+# these quarantines a row there. In SEN2 a defect quarantines the whole Person.
 CLASS_FEEDS: dict[str, tuple[str, ...]] = {
     "invalid_nhs_check_digit": ("nhs_phb",),
-    "malformed_date": ("social_care", "nhs_phb", "send"),
-    "future_birth_date": ("nhs_phb",),
-    "negative_amount": ("nhs_phb", "social_care", "send"),
+    "malformed_date": ("social_care", "nhs_phb", "send", "send_budget"),
+    "future_birth_date": ("nhs_phb", "send"),
+    "negative_amount": ("nhs_phb", "social_care", "send_budget"),
     "management_option_mismatch": ("nhs_phb",),
     "direct_payment_not_allowed": ("nhs_phb",),
     "chc_for_child": ("nhs_phb",),
     "cyp_cc_for_adult": ("nhs_phb",),
-    "send_over_25": ("send",),
-    "pb0_with_amounts": ("send",),
-    "duplicate_key": ("send", "nhs_phb"),
+    "budget_age_out_of_range": ("send_budget",),
+    "unknown_pb_flag": ("send",),
+    "duplicate_key": ("send_budget", "nhs_phb"),
     "unknown_organisation": ("nhs_phb",),
-    "sender_mismatch": ("social_care", "nhs_phb", "send"),
+    "sender_mismatch": ("social_care", "nhs_phb", "send_budget"),
     "malformed_postcode": ("nhs_phb",),
 }
 assert set(CLASS_FEEDS) == set(feeds.ROW_DEFECTS), "every defect class in ipb.feeds needs a home here"
-# Row flaws the loader keeps the row for (expected outcome `loaded`, no reason code); at least one per feed listed.
+# Row flaws the loader keeps the row for (expected outcome `loaded`, no reason code), at least one in every feed
+# listed. The last two are counted in the validation report (FEEDS.md "Feed send_budget"): a SEN2 plan with PB 1 and
+# no budget row ("personal budget without amounts", labelled on the Person), a budget whose PlanStartDate is no
+# plan in the SEN2 file ("budget without a plan").
 ROW_VARIANTS: dict[str, tuple[str, ...]] = {
-    "invalid_nhs_check_digit": ("social_care",),  # SEND's NHS number is rarely sent: not injected there
-    "malformed_postcode": ("social_care", "send"),
+    "invalid_nhs_check_digit": ("social_care", "send_budget"),
+    "malformed_postcode": ("social_care", "send", "send_budget"),
+    "invalid_upn_check_letter": ("send", "send_budget"),
+    "pb_without_budget": ("send",),
+    "budget_without_plan": ("send_budget",),
 }
+PAIR_VARIANTS = ("pb_without_budget", "budget_without_plan")  # injected on the SEN2 and budget blocks together
 
 
 def expected_outcome(feed_name: str, cls: str) -> tuple[str, str]:
@@ -48,23 +56,27 @@ def expected_outcome(feed_name: str, cls: str) -> tuple[str, str]:
     return "quarantined", feeds.ROW_DEFECTS[cls]
 
 
-# Per feed: which column holds the NHS number, birth date, postcode and sender.
-ID_COLS = {
+# Per feed: which column holds the NHS number, birth date, postcode and sender (None: not a column of the rows).
+ID_COLS: dict[str, tuple[str | None, str, str, str | None]] = {
     "nhs_phb": ("nhs_number", "date_of_birth", "postcode", "icb_code"),
     "social_care": ("nhs_number", "date_of_birth", "postcode", "la_code"),
-    "send": ("NHSNumber", "PersonBirthDate", "PostCode", "LEA"),
+    "send": (None, "PersonBirthDate", "PostCode", None),  # the sender is the header's LEA (a file check)
+    "send_budget": ("NHSNumber", "PersonBirthDate", "PostCode", "LEA"),
 }
 FAKE_SUB_ICBS = ("99X", "00Z", "Z9Z9Z", "X1Y")
 
 # File-level: rejected extras (feed, class) and accepted variants (class, feed).
-REJECTED_FILES = (("social_care", "extra_column"), ("send", "missing_column"), ("nhs_phb", "truncated_last_line"),
-                  ("social_care", "empty_file"), ("send", "header_only"), ("nhs_phb", "wrong_file_name"))
-VARIANT_FILES = (("windows_1252", "social_care"), ("utf8_bom", "nhs_phb"), ("crlf", "send"))
+REJECTED_FILES = (("social_care", "extra_column"), ("send_budget", "missing_column"),
+                  ("nhs_phb", "truncated_last_line"), ("social_care", "empty_file"), ("send", "header_only"),
+                  ("nhs_phb", "wrong_file_name"), ("send", "unknown_element"), ("send", "malformed_xml"),
+                  ("send", "xml_doctype"), ("send", "lea_mismatch"))
+VARIANT_FILES = (("windows_1252", "social_care"), ("utf8_bom", "nhs_phb"), ("crlf", "send_budget"))
 assert {c for _, c in REJECTED_FILES} == set(feeds.FILE_DEFECTS_REJECTED)
 assert {c for c, _ in VARIANT_FILES} == set(feeds.FILE_VARIANTS_ACCEPTED)
 POUND_TEXT = "Other: £25 weekly top-up"
-# The column a missing_column file leaves out (social care: a column its header must have, by normalised name).
-MISSING_COLUMN = {"send": "SENPrimaryNeed", "nhs_phb": "postcode", "social_care": "gender"}
+# The column a missing_column file leaves out (one its header must have; social care: by normalised name).
+MISSING_COLUMN = {"send_budget": "PlanStartDate", "nhs_phb": "postcode", "social_care": "gender"}
+UNKNOWN_ELEMENT = "Notes"  # what a drifted SEN2 export adds to each Person
 
 
 def _bad_nhs(value: str, k: int) -> str:
@@ -74,6 +86,37 @@ def _bad_nhs(value: str, k: int) -> str:
     check = nhs_check_digit(s[:9])
     bad = (check + 1 + k % 9) % 10 if check is not None else k % 10
     return s[:9] + str(bad)
+
+
+def _bad_upn(value: str, k: int) -> str:
+    """The UPN with another check letter (k in 1..22): a 13-character UPN that fails modulus 23."""
+    return UPN_LETTERS[(UPN_LETTERS.index(value[0]) + k) % 23] + value[1:]
+
+
+def inject_pairs(persons: Block, budgets: Block, rate: float, rng: np.random.Generator,
+                 force: bool) -> tuple[Block, np.ndarray, np.ndarray]:
+    """The SEN2 / budget mismatches the validation report counts: a PB=1 plan whose budget row is missing (the
+    Person is labelled), and a budget whose PlanStartDate is no plan of the SEN2 file (the row is labelled).
+    Returns (budgets without the dropped rows, person labels, budget labels)."""
+    p_labels = np.full(len(persons), "", dtype=object)
+    b_labels = np.full(len(budgets), "", dtype=object)
+    free = budgets.info["hard"] == ""
+    picks = {}
+    for cls in PAIR_VARIANTS:
+        pool = np.flatnonzero(free)
+        k = int(rng.binomial(len(pool), rate)) if len(pool) else 0
+        if force and k == 0 and len(pool):
+            k = 1
+        rows = np.sort(rng.choice(pool, size=k, replace=False)) if k else np.zeros(0, dtype=np.int64)
+        free[rows] = False
+        picks[cls] = rows
+    for i in picks["budget_without_plan"].tolist():
+        start = _iso_to_day(budgets.cols["PlanStartDate"][i]) - 7 * int(rng.integers(1, 20))
+        budgets.cols["PlanStartDate"][i] = dates.iso(np.array([start]))[0]
+        b_labels[i] = "budget_without_plan"
+    p_labels[budgets.info["plan_row"][picks["pb_without_budget"]]] = "pb_without_budget"
+    keep = np.setdiff1d(np.arange(len(budgets)), picks["pb_without_budget"])
+    return budgets.take(keep), p_labels, b_labels[keep]
 
 
 def _bad_postcode(value: str, kind: int) -> str:
@@ -91,14 +134,16 @@ def _iso_to_day(s: str) -> int:
 
 
 def inject(block: Block, rate: float, rng: np.random.Generator, force: bool, senders: tuple[str, ...],
-           day: int, keep_clean: int | None = None) -> tuple[Block, np.ndarray]:
-    """Returns the block (with duplicate rows appended) and a defect class per row ('' when clean)."""
+           day: int, keep_clean: np.ndarray | None = None,
+           labels: np.ndarray | None = None) -> tuple[Block, np.ndarray]:
+    """Returns the block (with duplicate rows appended) and a defect class per row ('' when clean). keep_clean:
+    rows no defect may touch (hard cases, the pound-sign row); labels: classes already put on rows (kept)."""
     name = block.feed.name
     n = len(block)
-    labels = np.full(n, "", dtype=object)
-    used = np.zeros(n, dtype=bool)
+    labels = np.full(n, "", dtype=object) if labels is None else labels
+    used = labels != ""
     if keep_clean is not None:
-        used[keep_clean] = True
+        used |= keep_clean
     dups: list[int] = []
     c = block.cols
     info = block.info
@@ -123,9 +168,9 @@ def inject(block: Block, rate: float, rng: np.random.Generator, force: bool, sen
         if cls == "invalid_nhs_check_digit":
             for i in choose(cls, anyrow, True):
                 c[nhs_col][i] = _bad_nhs(c[nhs_col][i], int(rng.integers(0, 10**9)))
-        elif cls == "malformed_date" and name == "social_care":
+        elif cls == "malformed_date" and name != "nhs_phb":
             # CLD files may write DD/MM/YYYY (one format per file), so the defect is an impossible date in the
-            # file's own format: a day the month does not have.
+            # file's own format: a day the month does not have (SEN2 and the budget file: ISO).
             for i in choose(cls, anyrow, True):
                 dob = c[dob_col][i]
                 day_no = str(30 + int(rng.integers(0, 2)))
@@ -135,7 +180,7 @@ def inject(block: Block, rate: float, rng: np.random.Generator, force: bool, sen
                 y, m, d = c[dob_col][i].split("-")
                 c[dob_col][i] = f"{d}/{m}/{y}"  # the Excel habit
         elif cls == "future_birth_date":
-            ok = ~np.isin(info["cat"], [CAT["CHC"], CAT["CYP_CC"]])
+            ok = ~np.isin(info["cat"], [CAT["CHC"], CAT["CYP_CC"]]) if "cat" in info else anyrow
             for i in choose(cls, ok, False):
                 dob = int(info["dob"][i])
                 future = int(dates.add_years(np.array([dob]), 100)[0])  # 1962 keyed as 2062
@@ -150,9 +195,10 @@ def inject(block: Block, rate: float, rng: np.random.Generator, force: bool, sen
             elif name == "social_care":
                 for i in choose(cls, info["service"], False):
                     c["unit_cost"][i] = "-" + c["unit_cost"][i]
-            else:
-                for i in choose(cls, info["pb"], True):
-                    c["EducationElementGBP"][i] = "-" + (c["EducationElementGBP"][i] or "150.00")
+            else:  # an organised-arrangements budget (no direct payment part for the total to fall below)
+                for i in choose(cls, info["dp"] == 0, True):
+                    col = "EducationElementGBP" if c["EducationElementGBP"][i] else "SocialCareElementGBP"
+                    c[col][i] = "-" + c[col][i]
         elif cls == "management_option_mismatch":
             swap = {"NOTIONAL": "THIRD_PARTY", "DIRECT_PAYMENT": "NOTIONAL", "THIRD_PARTY": "NOTIONAL"}
             for i in choose(cls, c["management_option"] != "MIXED", False):
@@ -176,17 +222,19 @@ def inject(block: Block, rate: float, rng: np.random.Generator, force: bool, sen
                 start = _iso_to_day(c["start_date"][i])
                 dob = int(dates.add_years(np.array([start]), -int(rng.integers(lo, hi)))[0]) - int(rng.integers(1, 300))
                 c[dob_col][i] = dates.iso(np.array([dob]))[0]
-        elif cls == "send_over_25":
+        elif cls == "budget_age_out_of_range":
             for i in choose(cls, anyrow, True):
-                start = _iso_to_day(c["StartDate"][i])
+                start = _iso_to_day(c["PlanStartDate"][i])
                 dob = int(dates.add_years(np.array([start]), -int(rng.integers(26, 36)))[0]) - int(rng.integers(1, 300))
                 c[dob_col][i] = dates.iso(np.array([dob]))[0]
-        elif cls == "pb0_with_amounts":
-            for i in choose(cls, info["pb"], True):
-                if c["PB"][i] == "1":
-                    c["PB"][i] = "0"
-                else:
-                    c["EducationElementGBP"][i] = "1200.00"
+        elif cls == "unknown_pb_flag":
+            # On a plan without a personal budget, so the quarantined Person leaves no budget row without its plan.
+            for i in choose(cls, ~info["pb"], True):
+                req = c["Requests"][i]
+                for old in ("<PB>0</PB>", "<PB>false</PB>"):
+                    if old in req:
+                        c["Requests"][i] = req.replace(old, "<PB>Y</PB>", 1)
+                        break
         elif cls == "duplicate_key":
             rows = choose(cls, anyrow, True)
             labels[rows] = ""  # the first row stays good; the appended repeat carries the label
@@ -203,14 +251,17 @@ def inject(block: Block, rate: float, rng: np.random.Generator, force: bool, sen
             for i in choose(cls, anyrow, True):
                 c[pc_col][i] = _bad_postcode(c[pc_col][i], int(rng.integers(0, 3)))
     for cls, where in ROW_VARIANTS.items():
-        if name not in where:
+        if name not in where or cls in PAIR_VARIANTS:
             continue
-        if cls == "invalid_nhs_check_digit":
-            for i in choose(cls, c[nhs_col] != "", True, first_feed=where[0]):
+        if cls == "invalid_nhs_check_digit" and nhs_col is not None:
+            for i in choose(cls, c[nhs_col] != "", True, first_feed=name):
                 c[nhs_col][i] = _bad_nhs(c[nhs_col][i], int(rng.integers(0, 10**9)))
         elif cls == "malformed_postcode":
-            for i in choose(cls, c[pc_col] != "", True, first_feed=where[0]):
+            for i in choose(cls, c[pc_col] != "", True, first_feed=name):
                 c[pc_col][i] = _bad_postcode(c[pc_col][i], int(rng.integers(0, 3)))
+        elif cls == "invalid_upn_check_letter":
+            for i in choose(cls, c["UPN"] != "", False, first_feed=name):
+                c["UPN"][i] = _bad_upn(c["UPN"][i], int(rng.integers(1, 23)))
     if dups:
         ix = np.concatenate([np.arange(n), np.array(dups, dtype=np.int64)])
         block = block.take(ix)

@@ -59,10 +59,15 @@ def birth_date(r: Rand, p: Params, P: dict[str, np.ndarray], feed: int) -> np.nd
     return np.where(swap, dates.from_ymd(y, d, m), P["dob"])
 
 
+def moved(r: Rand, p: Params, P: dict[str, np.ndarray], feed: int) -> np.ndarray:
+    """Whether this feed still has the person's previous postcode."""
+    return (r.uniform("n.pcmv", P["idx"], feed) < p.postcode_moved) & (P["pc_old"] != P["postcode"])
+
+
 def postcode(r: Rand, p: Params, P: dict[str, np.ndarray], feed: int, optional: bool) -> np.ndarray:
     idx = P["idx"]
-    moved = r.uniform("n.pcmv", idx, feed) < p.postcode_moved
-    out = np.where(moved, P["pc_old"], P["postcode"]).astype(object)
+    moved_ = moved(r, p, P, feed)
+    out = np.where(moved_, P["pc_old"], P["postcode"]).astype(object)
     fmt = r.uniform("n.pcfmt", idx, feed)
     kind = r.uniform("n.pckind", idx, feed)
     for k in np.flatnonzero(fmt < p.postcode_unnormalised).tolist():
@@ -80,3 +85,21 @@ def nhs_number(r: Rand, p: Params, P: dict[str, np.ndarray], feed: int, shown: n
     spaced = shown & (r.uniform("n.nhssp", P["idx"], feed) < spaced_rate)
     out[spaced] = [f"{s[:3]} {s[3:6]} {s[6:]}" for s in nhs[spaced]]
     return out
+
+
+def names(r: Rand, p: Params, P: dict[str, np.ndarray], feed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(forename, surname, swapped) as this feed shows the person: the usual noise, then the hard cases that are
+    the person's (a married surname some feeds still show; an accented name some feeds fold) and the feed's
+    (forename and surname swapped)."""
+    from ipb.generate.names import fold
+
+    idx = P["idx"]
+    fore = forename(r, p, P, feed)
+    sur = surname(r, p, P, feed)
+    old = P["married"] & (r.uniform("hc.mshow", idx, feed) < 0.5)
+    sur[old] = P["sur_old"][old]
+    for k in np.flatnonzero(P["accent"] & (r.uniform("hc.fold", idx, feed) < 0.5)).tolist():
+        fore[k], sur[k] = fold(fore[k]), fold(sur[k])
+    swapped = (r.uniform("hc.swap", idx, feed) < p.hard_case) & ~P["anchor"]
+    fore[swapped], sur[swapped] = sur[swapped], fore[swapped].copy()
+    return fore, sur, swapped

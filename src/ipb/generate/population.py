@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ipb.generate import dates, vocab
+from ipb.generate import dates, names, vocab
 from ipb.generate.identifiers import UPN_LETTERS
 from ipb.generate.params import (
     CATEGORIES,
@@ -110,30 +110,58 @@ def _ages(r: Rand, idx: np.ndarray, group: np.ndarray, cat: np.ndarray, child: n
     return age
 
 
+def twins(r: Rand, p: Params, geo: Geography, idx: np.ndarray) -> np.ndarray:
+    """Person idx is the second of a twin pair with idx - 1 (never a chain, never an anchor): a hash of idx and
+    idx - 1 only, so any chunk knows its twins and their partners."""
+    hit = r.uniform("hc.twin", idx) < p.twin
+    before = r.uniform("hc.twin", idx - 1) < p.twin
+    return hit & ~before & (idx > geo.n_anchor)
+
+
+def _sex_fname(r: Rand, keys: np.ndarray, age: np.ndarray, group: np.ndarray,
+               cat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sex (person-gender codes 1/2, a few 9/X adults; maternity budgets are for women) and forename index."""
+    sex = np.where(r.uniform("sex", keys) < 0.49, "1", "2").astype(object)
+    odd = (r.uniform("sex.odd", keys) < 0.003) & (age >= 18) & ~np.isin(group, [PHB_SEND, SEND_ONLY, SEND_SC])
+    sex[odd] = np.where(r.uniform("sex.oddk", keys)[odd] < 0.5, "9", "X")
+    sex[cat == CAT["PMCB"]] = "2"
+    female = sex == "2"
+    male_name = r.integers("fn.m", keys, 0, N_MALE)
+    female_name = r.integers("fn.f", keys, N_MALE, len(NAMES))
+    fname_ix = np.where(female, female_name, np.where(sex == "1", male_name,
+                                                       np.where(r.uniform("fn.x", keys) < 0.5, male_name,
+                                                                female_name)))
+    return sex, fname_ix
+
+
 def people(r: Rand, p: Params, geo: Geography, idx: np.ndarray) -> dict[str, np.ndarray]:
-    """True attributes of people `idx` (int64 array). NHS numbers are assigned later (they need a running count)."""
+    """True attributes of people `idx` (int64 array). NHS numbers are assigned later (they need a running count).
+    A twin shares its household draws (group, place, birth date, surname, postcode) with idx - 1: `hh` keys them."""
     n = len(idx)
     n_icb, n_cn = len(geo.icb_codes), len(geo.council_gss)
-    is_phb = r.uniform("phb", idx) < p.phb_share
-    cat = r.choice("cat", idx, np.array(p.category_weights))
-    ov = r.uniform("overlap", idx)
+    twin = twins(r, p, geo, idx)
+    hh = np.where(twin, idx - 1, idx)
+    twin_partner = twins(r, p, geo, idx + 1)
+    is_phb = r.uniform("phb", hh) < p.phb_share
+    cat = r.choice("cat", hh, np.array(p.category_weights))
+    ov = r.uniform("overlap", hh)
     group = np.full(n, PHB_ONLY, dtype=np.int64)
     adult_sc = np.isin(cat, [CAT["S117"], CAT["LD_AUTISM"], CAT["MENTAL_HEALTH"]])
-    cu = r.uniform("child", idx)
+    cu = r.uniform("child", hh)
     child = ((cat == CAT["WHEELCHAIR"]) & (cu < p.wheelchair_child_share)) | (
         (cat == CAT["MENTAL_HEALTH"]) & (cu < p.mental_health_child_share)) | (cat == CAT["CYP_CC"])
     group[is_phb & (cat == CAT["CHC"]) & (ov < p.chc_with_social_care)] = PHB_SC
     group[is_phb & adult_sc & ~child & (ov < p.adult_phb_with_social_care)] = PHB_SC
     group[is_phb & (cat == CAT["CYP_CC"]) & (ov < p.cyp_cc_with_send)] = PHB_SEND
-    rest = np.array([SC_ONLY, SEND_ONLY, SEND_SC])[r.choice("group", idx, np.array(p.non_phb_mix))]
+    rest = np.array([SC_ONLY, SEND_ONLY, SEND_SC])[r.choice("group", hh, np.array(p.non_phb_mix))]
     group[~is_phb] = rest[~is_phb]
     cat[~is_phb] = -1
     child &= is_phb
 
     # Where they live: council-feed people by council population, PHB-only people anywhere in an ICB.
     n_units = len(geo.unit_pop)
-    unit = r.choice("unit.all", idx, geo.unit_pop)
-    unit_cn = r.choice("unit.council", idx, geo.unit_pop[:n_cn])
+    unit = r.choice("unit.all", hh, geo.unit_pop)
+    unit_cn = r.choice("unit.council", hh, geo.unit_pop[:n_cn])
     unit = np.where(group == PHB_ONLY, unit, unit_cn)
 
     # Anchors: one always-open record per sender file, so even a tiny run has no header-only files.
@@ -149,33 +177,53 @@ def people(r: Rand, p: Params, geo: Geography, idx: np.ndarray) -> dict[str, np.
 
     council = geo.unit_council[unit]
     icb = geo.unit_icb[unit]
-    age = _ages(r, idx, group, cat, child)
+    age = _ages(r, hh, group, cat, child)
     # Anchors' records started ~8 years before the epoch: adults were adults then, SEND anchors were 9-16.
     a_sc = anchor & (group == SC_ONLY)
     age[a_sc] = np.maximum(age[a_sc], 30.0)
     a_send = anchor & (group == SEND_ONLY)
     age[a_send] = 17.0 + 7.0 * r.uniform("age.anchor", idx[a_send])
-    dob = EPOCH_DAY - np.floor(age * 365.25).astype(np.int64) - r.integers("dob.jitter", idx, 0, 3)
+    dob = EPOCH_DAY - np.floor(age * 365.25).astype(np.int64) - r.integers("dob.jitter", hh, 0, 3)
 
-    # Sex: person-gender codes 1/2, a few 9/X adults; maternity budgets are for women.
-    sex = np.where(r.uniform("sex", idx) < 0.49, "1", "2").astype(object)
-    odd = (r.uniform("sex.odd", idx) < 0.003) & (age >= 18) & ~np.isin(group, [PHB_SEND, SEND_ONLY, SEND_SC])
-    sex[odd] = np.where(r.uniform("sex.oddk", idx)[odd] < 0.5, "9", "X")
-    sex[cat == CAT["PMCB"]] = "2"
-    female = sex == "2"
-    male_name = r.integers("fn.m", idx, 0, N_MALE)
-    female_name = r.integers("fn.f", idx, N_MALE, len(NAMES))
-    fname_ix = np.where(female, female_name, np.where(sex == "1", male_name,
-                                                       np.where(r.uniform("fn.x", idx) < 0.5, male_name,
-                                                                female_name)))
-    sur1 = r.integers("sn.1", idx, 0, len(SURNAMES))
-    sur2 = r.integers("sn.2", idx, 0, len(SURNAMES))
-    double = (r.uniform("sn.double", idx) < p.double_surname) & (sur1 != sur2)
+    sex, fname_ix = _sex_fname(r, idx, age, group, cat)
+    if twin.any():  # a twin's forename is not its sibling's, nor an alias of it (FEEDS.md: twins are two people)
+        k = np.flatnonzero(twin)
+        _, other = _sex_fname(r, idx[k] - 1, age[k], group[k], cat[k])
+        for j, o in zip(k.tolist(), other.tolist(), strict=True):
+            while names.same_forename(NAMES[fname_ix[j]], NAMES[o]):
+                lo, hi = (0, N_MALE) if fname_ix[j] < N_MALE else (N_MALE, len(NAMES))
+                fname_ix[j] = lo + (fname_ix[j] - lo + 1) % (hi - lo)
+    sur1 = r.integers("sn.1", hh, 0, len(SURNAMES))
+    sur2 = r.integers("sn.2", hh, 0, len(SURNAMES))
+    double = (r.uniform("sn.double", hh) < p.double_surname) & (sur1 != sur2)
+    fname, nick, surname1 = NAMES[fname_ix], NICKS[fname_ix], SURNAMES[sur1]
+    # Linkage hard cases that belong to the person (every feed, every night): an accented name that some feeds
+    # fold, and a changed (married) surname that some feeds still show.
+    plain = ~twin & ~twin_partner & ~anchor
+    accent = plain & (r.uniform("hc.accent", idx) < p.hard_case)
+    if accent.any():
+        k = np.flatnonzero(accent)
+        fem = sex[k] == "2"
+        pool_f, pool_m = names.ACCENTED_FEMALE, names.ACCENTED_MALE
+        pick_f = r.integers("hc.accf", idx[k], 0, len(pool_f))
+        pick_m = r.integers("hc.accm", idx[k], 0, len(pool_m))
+        fname = fname.copy()
+        nick = nick.copy()
+        surname1 = surname1.copy()
+        fname[k] = np.where(fem, np.array(pool_f, dtype=object)[pick_f], np.array(pool_m, dtype=object)[pick_m])
+        nick[k] = ""
+        surname1[k] = np.array(names.ACCENTED_SURNAMES, dtype=object)[
+            r.integers("hc.accs", idx[k], 0, len(names.ACCENTED_SURNAMES))]
+        double[k] = False
+    married = plain & ~accent & ~double & (age >= 20) & (r.uniform("hc.married", idx) < p.hard_case)
+    sur_old = SURNAMES[r.integers("sn.old", idx, 0, len(SURNAMES))]
+    sur_old = np.where(married & (sur_old == surname1), SURNAMES[(sur1 + 1) % len(SURNAMES)], sur_old)
+    sur_old[~married] = ""
 
     # Postcodes: an area of the person's place, district, inward code. `pc_old` is where they lived before.
     area_n = np.array([len(geo.unit_areas[u]) for u in range(n_units)])
-    postcode = _postcodes(r, "pc", idx, geo, unit, area_n)
-    pc_old = _postcodes(r, "pc.old", idx, geo, unit, area_n)
+    postcode = _postcodes(r, "pc", hh, geo, unit, area_n)
+    pc_old = _postcodes(r, "pc.old", hh, geo, unit, area_n)
 
     in_phb = np.isin(group, [PHB_ONLY, PHB_SC, PHB_SEND])
     in_sc = np.isin(group, [PHB_SC, SC_ONLY, SEND_SC])
@@ -207,8 +255,9 @@ def people(r: Rand, p: Params, geo: Geography, idx: np.ndarray) -> dict[str, np.
 
     return {
         "idx": idx, "group": group, "cat": cat, "child": child, "anchor": anchor, "unit": unit,
-        "council": council, "icb": icb, "dob": dob, "sex": sex, "fname": NAMES[fname_ix], "nick": NICKS[fname_ix],
-        "sur1": SURNAMES[sur1], "sur2": SURNAMES[sur2], "double": double, "postcode": postcode, "pc_old": pc_old,
+        "council": council, "icb": icb, "dob": dob, "sex": sex, "fname": fname, "nick": nick,
+        "sur1": surname1, "sur2": SURNAMES[sur2], "double": double, "postcode": postcode, "pc_old": pc_old,
+        "twin": twin, "twin_partner": twin_partner, "accent": accent, "married": married, "sur_old": sur_old,
         "in_phb": in_phb, "in_sc": in_sc, "in_send": in_send, "nhs_in_sc": nhs_in_sc, "nhs_in_send": nhs_in_send,
         "has_nhs": has_nhs, "opted_out": opted_out, "upn": upn, "uln": uln,
     }

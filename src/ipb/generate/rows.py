@@ -1,6 +1,7 @@
-"""The three feeds as views of the population on one date: which records are in the snapshot and their fields.
-Columns are built whole (numpy object arrays): nhs_phb and send in the contract's order from ipb.feeds, social care
-as every CLD Release 2 column (ipb.contract) keyed by its normalised name."""
+"""The feeds as views of the population on one date: which records are in the snapshot and their fields.
+Columns are built whole (numpy object arrays): nhs_phb and send_budget in the contract's order from ipb.feeds,
+social care as every CLD Release 2 column (ipb.contract) keyed by its normalised name, SEN2 persons as their own
+items plus their rendered Requests subtree (sen2.py). Each block's info['hard'] labels its linkage hard cases."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ import numpy as np
 
 from ipb import feeds
 from ipb.feeds import Feed
-from ipb.generate import cld, dates, noise, vocab
+from ipb.generate import cld, dates, hard, noise, sen2, vocab
 from ipb.generate.lifecycle import Life, evaluate
 from ipb.generate.params import CATEGORIES, PHB_SEND, SC_ONLY, SEND_SC, Params
 from ipb.generate.population import CAT, Geography
 from ipb.generate.rand import Rand, pick
 
-F_PHB, F_SC, F_SEND = 0, 1, 2
+F_PHB, F_SC, F_SEND, F_BUDGET = 0, 1, 2, 3
 
 
 @dataclass
@@ -158,14 +159,16 @@ def nhs_phb(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
     key = np.array([f"{c}PHB{s:08d}{g % 100:02d}" for c, s, g in zip(icb_code.tolist(), slot.tolist(),
                                                                       gen.tolist(), strict=True)], dtype=object)
     secs = r.integers("phb.time", slot, 6 * 3600, 23 * 3600, _sub(gen, life.n_amend))
+    fore, sur, swapped = noise.names(r, p, Q, F_PHB)
+    pc = noise.postcode(r, p, Q, F_PHB, optional=False)
     cols = {
         "phb_id": key,
         "nhs_number": noise.nhs_number(r, p, Q, F_PHB, np.ones(n, dtype=bool), p.nhs_spaced),
-        "forename": noise.forename(r, p, Q, F_PHB),
-        "surname": noise.surname(r, p, Q, F_PHB),
+        "forename": fore,
+        "surname": sur,
         "date_of_birth": dates.iso(dob),
         "sex": Q["sex"],
-        "postcode": noise.postcode(r, p, Q, F_PHB, optional=False),
+        "postcode": pc,
         "icb_code": icb_code,
         "sub_icb_code": sub,
         "phb_category": np.array(CATEGORIES, dtype=object)[cat],
@@ -180,7 +183,8 @@ def nhs_phb(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
         "end_date": iso_or_blank(life.end),
         "record_updated_at": stamp(life.last_event, secs),
     }
-    info = {"start": life.start, "dob": dob, "cat": cat, "total": total}
+    info = {"start": life.start, "dob": dob, "cat": cat, "total": total,
+            "hard": hard.row_labels(Q, fore, sur, swapped, dob, noise.moved(r, p, Q, F_PHB), pc)}
     return Block(feeds.NHS_PHB, cols, icb, slot, key, info)
 
 
@@ -258,6 +262,7 @@ _OTHER_EVENTS = {"Request": .35, "Assessment": .35, "Review": .30}
 _SERVICE_LIFE = ((500, 1400), (0.6, 0.9), (30, 120), (90, 240), 0.03)
 _EVENT_LIFE = ((150, 500), (0.05, 0.20), (30, 120), (100000, 100001), 0.02)
 MAX_SERVICE_SLOTS = 4
+MANY_EVENTS_SLOT = 1 << 40  # slots of the many-events clients' extra events
 
 
 @dataclass(frozen=True)
@@ -383,16 +388,22 @@ def social_care(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
     n_serv = np.where(carer, 1 + (u < 0.3), n_serv)
     v = r.uniform("sc.nother", pid)
     n_other = (v < 0.50).astype(np.int64) + (v < 0.15)
-    n_slots = n_serv + n_other
+    # A hard case: clients with many events (20-40 rows), on slots of their own above every ordinary slot.
+    many = ~carer & ~Q["anchor"] & (r.uniform("hc.many", pid) < p.many_events)
+    n_many = np.where(many, r.integers("hc.nmany", pid, 26, 50), 0)
+    n_slots = n_serv + n_other + n_many
     owner = np.repeat(np.arange(len(pid)), n_slots)
     first = np.repeat(np.cumsum(n_slots) - n_slots, n_slots)
     j = np.arange(len(owner)) - first
-    is_service = j < n_serv[owner]
-    jj = np.where(is_service, j, MAX_SERVICE_SLOTS + j - n_serv[owner])
-    slot = pid[owner] * 8 + jj
-    lo = np.where(is_service[:, None], np.array(_SERVICE_LIFE[:4]).reshape(1, 8),
+    extra = j >= (n_serv + n_other)[owner]
+    k_extra = j - (n_serv + n_other)[owner]
+    is_service = (j < n_serv[owner]) | (extra & (k_extra % 3 == 0))
+    jj = np.where(j < n_serv[owner], j, MAX_SERVICE_SLOTS + j - n_serv[owner])
+    slot = np.where(extra, MANY_EVENTS_SLOT + pid[owner] * 64 + k_extra, pid[owner] * 8 + jj)
+    long_lived = is_service | extra
+    lo = np.where(long_lived[:, None], np.array(_SERVICE_LIFE[:4]).reshape(1, 8),
                   np.array(_EVENT_LIFE[:4]).reshape(1, 8))
-    wd = np.where(is_service, _SERVICE_LIFE[4], _EVENT_LIFE[4])
+    wd = np.where(long_lived, _SERVICE_LIFE[4], _EVENT_LIFE[4])
     anchored = Q["anchor"][owner] & (jj == 0)
     life = evaluate(r, "sc", slot, ctx.day, lo[:, 0].astype(np.int64), lo[:, 1].astype(np.int64), lo[:, 2], lo[:, 3],
                     lo[:, 4].astype(np.int64), lo[:, 5].astype(np.int64), lo[:, 6].astype(np.int64),
@@ -489,6 +500,9 @@ def social_care(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
         q_cld[q_carer].tolist(), r.integers("sc.caredfor", pid[q_carer], 0, 10**8).tolist(), strict=True)]
     hours = np.full(len(pid), "", dtype=object)
     hours[q_carer] = r.integers("sc.hrs", pid[q_carer], 5, 70).astype(str).astype(object)
+    fore, sur, swapped = noise.names(r, p, Q, F_SC)
+    pc = noise.postcode(r, p, Q, F_SC, optional=True)
+    hard_q = hard.row_labels(Q, fore, sur, swapped, dob_p, noise.moved(r, p, Q, F_SC), pc, many)
     yn = (("Yes", 0.7), ("No", 0.3))
     impairment = (("No", 0.88), ("Yes", 0.07), ("Unknown", 0.05))
     cols = {
@@ -496,8 +510,8 @@ def social_care(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
         "nhs_number": noise.nhs_number(r, p, R, F_SC, R["nhs_in_sc"], p.nhs_spaced),
         "la_person_unique_identifier": each(np.array([f"{c}P{i:08d}" for c, i in zip(q_cld.tolist(), pid.tolist(),
                                                                                      strict=True)], dtype=object)),
-        "first_name": each(noise.forename(r, p, Q, F_SC)),
-        "last_name": each(noise.surname(r, p, Q, F_SC)),
+        "first_name": each(fore),
+        "last_name": each(sur),
         "gp_practice_name": _only(pools["gp_name"][gp], has_gp),
         "gp_practice_code": _only(pools["gp_code"][gp], has_gp),
         "gender": M.gender_list.spellings(gender, r1),
@@ -505,7 +519,7 @@ def social_care(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
         "date_of_birth": dates.iso(dob),
         "client_type": M.client.spellings(client, r1),
         "primary_support_reason": M.psr.spellings(psr, r1),
-        "postcode": noise.postcode(r, p, R, F_SC, optional=True),
+        "postcode": each(pc),
         "accommodation_status": pv("sc.acc", vocab.ACCOMMODATION),
         "employment_status": np.where(age_now >= 67, "Retired", pv("sc.emp", vocab.EMPLOYMENT)).astype(object),
         "has_unpaid_carer": pv("sc.hasc", vocab.YES_NO_UNKNOWN),
@@ -556,7 +570,7 @@ def social_care(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
             d = st["dmy"]
             out[f.column] = out[f.column].copy()
             out[f.column][d] = cld.dmy(out[f.column][d])
-    info = {"start": life.start, "dob": dob, "service": is_service, "dmy": st["dmy"]}
+    info = {"start": life.start, "dob": dob, "service": is_service, "dmy": st["dmy"], "hard": each(hard_q)}
     block = Block(feeds.SOCIAL_CARE, out, council, person, key, info)
     # A double-handed package (two carers at once) is two identical service rows, one after the other.
     double = is_service & (comp == M.home_comp) & (r.uniform("sc.double", slot, gen) < p.double_handed)
@@ -568,80 +582,220 @@ def social_care(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
     return block
 
 
-# ------------------------------------------------------------------------------------------------------- send
-_NEED_OTHERS = [0.04, 0.09, 0.05, 0.02, 0.15, 0.21, 0.02, 0.01, 0.005, 0.03, 0.33, 0.045]  # SEN_PRIMARY_NEEDS
-_NEED_HEALTH = [0.01, 0.05, 0.20, 0.20, 0.04, 0.06, 0.03, 0.03, 0.05, 0.20, 0.10, 0.03]
+# ------------------------------------------------------------------------------------------- send, send_budget
+# SEN2 (sen2.py writes the XML) and the budget file: one EHC plan per person slot, its lifecycle as before; a plan
+# with a personal budget (PB 1) has a budget row. Primary need weights in SEN_PRIMARY_NEEDS order (DS last).
+_NEED_OTHERS = [0.04, 0.09, 0.05, 0.02, 0.15, 0.21, 0.02, 0.01, 0.005, 0.03, 0.31, 0.045, 0.02]
+_NEED_HEALTH = [0.01, 0.05, 0.19, 0.20, 0.04, 0.06, 0.03, 0.03, 0.05, 0.20, 0.10, 0.03, 0.01]
 _SEND_LIFE = ((1500, 3000), (0.8, 0.95), (60, 180), (90, 180), 0.02)
+SEX_UNKNOWN_SEN2 = 0.005
+SEX_UNKNOWN_BUDGET = 0.01
+PRIOR_REQUEST = 0.08  # an earlier request that was not assessed
+SECOND_PLACEMENT = 0.08
+NO_URN_SETTING = 0.08
+TRANSFER_IN = 0.02
+FUTURE_CEASE = 0.5  # of open plans due to end within 60 days: the planned CeaseDate already recorded
 
 
-def send(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
-    r, p, geo = ctx.r, ctx.p, ctx.geo
+@cache
+def _sen2_styles(seed: int, n: int) -> tuple[sen2.Sen2Style, ...]:
+    return sen2.sender_styles(Rand(seed), n)
+
+
+def send_styles(ctx: Ctx) -> tuple[sen2.Sen2Style, ...]:
+    return _sen2_styles(ctx.r.seed, len(ctx.geo.council_dfe))
+
+
+def send(ctx: Ctx, P: dict[str, np.ndarray]) -> tuple[Block, Block]:
+    """(SEN2 persons, budget rows). A SEN2 row is a Person: its own items as columns (the XML writer renders them)
+    and its Requests subtree already rendered (`Requests`) as the sender writes it. A budget row carries the
+    index of its plan's Person row in info['plan_row']."""
+    r, p, geo, day = ctx.r, ctx.p, ctx.geo, ctx.day
+    styles = send_styles(ctx)
     Q = _take(P, np.flatnonzero(P["in_send"]))
     slot = Q["idx"]
     (plo, phi), (elo, ehi), (klo, khi), (alo, ahi), wd = _SEND_LIFE
-    life = evaluate(r, "send", slot, ctx.day, np.int64(plo), np.int64(phi), np.float64(elo), np.float64(ehi),
+    life = evaluate(r, "send", slot, day, np.int64(plo), np.int64(phi), np.float64(elo), np.float64(ehi),
                     np.int64(klo), np.int64(khi), np.int64(alo), np.int64(ahi), np.float64(wd), Q["anchor"])
     dob = noise.birth_date(r, p, Q, F_SEND)
     age = dates.age_years(dob, life.start)
     ok = life.visible & (life.start >= dob + 365) & (age <= 25)
     ix = np.flatnonzero(ok)
     Q, life, dob, slot = _take(Q, ix), _life_take(life, ix), dob[ix], slot[ix]
-    gen, group = life.gen, Q["group"]
+    gen, group, n = life.gen, Q["group"], len(ix)
+    council = Q["council"]
+    dfe = np.array(geo.council_dfe, dtype=object)[council]
+    v12 = np.array([s.year == 2024 for s in styles], dtype=bool)[council]
 
+    # The plan: request, assessment, placements, review, needs; ceased plans stay listed a while.
+    received = life.start - r.integers("send.recv", slot, 90, 150, gen)
+    outcome = received + r.integers("send.rout", slot, 28, 45, gen)
+    prior = (r.uniform("send.prior", slot, gen) < PRIOR_REQUEST)
+    prior_received = received - r.integers("send.prec", slot, 200, 900, gen)
+    prior &= prior_received > Q["dob"] + 365
+    ceased = life.end >= 0
+    due = life.start + life.length
+    future = ~ceased & (due - day <= 60) & (r.uniform("send.fcease", slot, gen) < FUTURE_CEASE)
+    cease = np.where(ceased, life.end, np.where(future, due, -1))
+    cease_reason = (1 + r.choice("send.creason", slot, sen2.CEASE_REASON_W, gen)).astype(str).astype(object)
+    active = cease < 0
+    active |= cease > day
+    urn_n = r.integers("send.urn", slot, 100_000, 150_000, gen)
+    no_urn = r.uniform("send.nourn", slot, gen) < NO_URN_SETTING
+    urn = np.array([str(u) for u in urn_n.tolist()], dtype=object)
+    urn[no_urn] = ""
+    ukprn = np.array([str(10_000_000 + (u * 37) % 99_999) for u in urn_n.tolist()], dtype=object)
+    setting = np.array(sen2.SETTINGS_NO_URN, dtype=object)[r.integers("send.set", slot, 0, len(sen2.SETTINGS_NO_URN),
+                                                                      gen)]
+    second = r.uniform("send.second", slot, gen) < SECOND_PLACEMENT
+    urn2_n = r.integers("send.urn2", slot, 100_000, 150_000, gen)
+    urn2 = np.array([str(u) for u in urn2_n.tolist()], dtype=object)
+    ukprn2 = np.array([str(10_000_000 + (u * 37) % 99_999) for u in urn2_n.tolist()], dtype=object)
+    transfer = active & (r.uniform("send.transfer", slot, gen) < TRANSFER_IN)
+    other_la = np.array(geo.council_dfe, dtype=object)[(council + 1 + r.integers("send.tla", slot, 0, 7, gen))
+                                                       % len(geo.council_dfe)]
+    transfer_la = np.where(transfer, other_la, "").astype(object)
+    years_in = (day - life.start) // 365
+    review = np.where(years_in >= 1, life.start + years_in * 365 - r.integers("send.rev", slot, 0, 20, gen), -1)
+    last_review = np.where(review >= 0, np.minimum(review + r.integers("send.lrev", slot, 0, 28, gen), day), -1)
+    review_outcome = np.array(["1", "2", "3"], dtype=object)[r.choice("send.rout2", slot, [0.8, 0.15, 0.05], gen)]
+    need_p = np.where((group == PHB_SEND)[:, None], np.array(_NEED_HEALTH), np.array(_NEED_OTHERS))
+    n_codes = len(feeds.SEN_PRIMARY_NEEDS)
+    codes = np.array(feeds.SEN_PRIMARY_NEEDS, dtype=object)
+    ds = list(feeds.SEN_PRIMARY_NEEDS).index("DS")
+    first = pick(r.uniform("send.need", slot), need_p)
+    first = np.where(v12 & (first == ds), list(feeds.SEN_PRIMARY_NEEDS).index("OTH"), first)  # no DS before 2025
+    step2 = 1 + r.integers("send.need2", slot, 0, n_codes - 2)
+    step3 = 1 + r.integers("send.need3", slot, 0, n_codes - 2)
+    n_needs = 1 + (r.uniform("send.nneeds", slot) < 0.35) + (r.uniform("send.nneeds3", slot) < 0.10)
+    second_need = (first + step2) % n_codes
+    third_need = (second_need + step3) % n_codes
+    third_need = np.where(third_need == first, (third_need + 1) % n_codes, third_need)
+    needs = np.stack([codes[first], codes[second_need], codes[third_need]], axis=1)
+    for j in (1, 2):
+        drop = (n_needs <= j) | (v12 & (needs[:, j] == "DS"))
+        needs[drop, j] = ""
+    needs[:, 1:] = np.where((needs[:, 1] == "")[:, None], np.stack([needs[:, 2], needs[:, 1]], axis=1),
+                            needs[:, 1:])
+
+    # Personal budget: PB 1 with OA (organised arrangements), DP (a direct payment), or both.
     pb_rate = np.where(group == PHB_SEND, p.pb_share_with_phb,
                        np.where(group == SEND_SC, p.pb_share_with_social_care, p.pb_share_send_only))
     pb = r.uniform("send.pb", slot, gen) < pb_rate
     way = r.choice("send.way", slot, [0.55, 0.35, 0.10], gen)  # OA only, DP only, both
     oa = pb & (way != 1)
     dp = pb & (way != 0)
-    edu = np.round(lognormal(r, "send.edu", slot, gen, 4500.0, 0.6)
-                   * _amend_factor(r, "send.amd", slot, life, 0.02, 0.06) * 100).astype(np.int64)
-    edu = np.maximum(edu, 10000)
-    sc_rate = np.where(group == PHB_SEND, 0.75, 0.12)
-    has_sc = pb & (r.uniform("send.scp", slot, gen) < sc_rate)
-    scm = np.where(group == PHB_SEND, 7000.0, 3500.0)
-    sce = np.maximum(np.round(lognormal(r, "send.sc", slot, gen, scm, 0.5) * 100).astype(np.int64), 10000)
-    edu_s = money(edu)
-    edu_s[~pb] = ""
-    sce_s = money(sce)
-    sce_s[~has_sc] = ""
-    off = np.where(r.uniform("send.bso", slot, gen) < 0.6, 0,
-                   np.minimum(r.integers("send.bsd", slot, 0, 200, gen), life.length // 2))
-    bstart = np.where(pb, life.start + off, -1)
-    bend = np.where(pb & (life.end >= 0) & (r.uniform("send.bend", slot, gen) < 0.5), life.end, -1)
-    need_p = np.where((group == PHB_SEND)[:, None], np.array(_NEED_HEALTH), np.array(_NEED_OTHERS))
-    need = pick(r.uniform("send.need", slot), need_p)
-    sex = np.where(Q["sex"] == "1", "M", np.where(Q["sex"] == "2", "F", "M")).astype(object)
-    council = Q["council"]
-    dfe = np.array(geo.council_dfe, dtype=object)[council]
-    key = np.array([f"{c}EHC{s:08d}{g % 100:02d}" for c, s, g in zip(dfe.tolist(), slot.tolist(), gen.tolist(),
-                                                                      strict=True)], dtype=object)
-    secs = r.integers("send.time", slot, 7 * 3600, 22 * 3600, _sub(gen, life.n_amend))
-    flag = {True: "1", False: "0"}
+    age_now = dates.age_years(dob, np.full(n, day))
+    plan = sen2.Plan(
+        received=received, source=np.array(sen2.REQUEST_SOURCES, dtype=object)[
+            r.integers("send.src", slot, 0, len(sen2.REQUEST_SOURCES), gen)],
+        outcome_date=outcome, start=life.start, plan_res=r.uniform("send.res", slot, gen) < 0.04,
+        plan_wbp=(age_now >= 16) & (r.uniform("send.wbp", slot, gen) < 0.05), pb=pb, oa=oa,
+        dp=np.where(dp, "1", "0").astype(object), cease=cease, cease_reason=cease_reason, urn=urn, ukprn=ukprn,
+        setting=setting, has_second=second, urn2=urn2, ukprn2=ukprn2, active=active, transfer_la=transfer_la,
+        review=review, review_outcome=review_outcome, last_review=last_review, needs=needs, prior=prior,
+        prior_received=prior_received, prior_outcome_date=prior_received + r.integers("send.pout", slot, 20, 42, gen),
+    )
+    fore, sur, swapped = noise.names(r, p, Q, F_SEND)
+    pc = noise.postcode(r, p, Q, F_SEND, optional=True)
+    sex = np.where(Q["sex"] == "2", "F", "M").astype(object)
+    sex[r.uniform("send.sexu", slot) < SEX_UNKNOWN_SEN2] = "U"
+    has_upn = Q["upn"] != ""
+    age_at = dates.age_years(Q["dob"], np.full(n, day))
+    unknown = np.where(age_at < 5, "UN1", np.array(["UN2", "UN3", "UN4", "UN5"], dtype=object)[
+        r.integers("send.un", slot, 0, 4)]).astype(object)
     cols = {
         "LEA": dfe,
-        "PersonID": np.array([f"{c}S{i:08d}" for c, i in zip(dfe.tolist(), slot.tolist(), strict=True)],
-                             dtype=object),
-        "UPN": Q["upn"],
-        "UniqueLearnerNumber": Q["uln"],
-        "NHSNumber": noise.nhs_number(r, p, Q, F_SEND, Q["nhs_in_send"], 0.0),
-        "Surname": noise.surname(r, p, Q, F_SEND),
-        "Forename": noise.forename(r, p, Q, F_SEND),
+        "Surname": sur,
+        "Forename": fore,
         "PersonBirthDate": dates.iso(dob),
         "Sex": sex,
-        "PostCode": noise.postcode(r, p, Q, F_SEND, optional=True),
-        "EHCPlanID": key,
-        "StartDate": dates.iso(life.start),
-        "CeaseDate": iso_or_blank(life.end),
-        "SENPrimaryNeed": np.array(feeds.SEN_PRIMARY_NEEDS, dtype=object)[need],
-        "PB": np.array([flag[x] for x in pb.tolist()], dtype=object),
-        "OA": np.array([flag[x] for x in oa.tolist()], dtype=object),
-        "DP": np.array([flag[x] for x in dp.tolist()], dtype=object),
+        "Ethnicity": _vocab(r, "send.eth", slot, sen2.ETHNICITY),
+        "PostCode": pc,
+        "UPN": Q["upn"],
+        "UniqueLearnerNumber": Q["uln"],
+        "UPNunknown": np.where(has_upn, "", unknown).astype(object),
+        "Requests": sen2.requests(plan, styles, council),
+    }
+    key = np.array([f"{c}EHC{s:08d}{g % 100:02d}" for c, s, g in zip(dfe.tolist(), slot.tolist(), gen.tolist(),
+                                                                      strict=True)], dtype=object)
+    hard_sen2 = hard.row_labels(Q, fore, sur, swapped, dob, noise.moved(r, p, Q, F_SEND), pc)
+    info = {"start": life.start, "dob": dob, "pb": pb, "hard": hard_sen2}
+    persons = Block(feeds.SEND, cols, council, slot, key, info)
+    return persons, _send_budget(ctx, Q, life, dob, pb, oa, dp, cease, key)
+
+
+def _send_budget(ctx: Ctx, Q: dict[str, np.ndarray], life: Life, plan_dob: np.ndarray, pb: np.ndarray,
+                 oa: np.ndarray, dp: np.ndarray, cease: np.ndarray, plan_key: np.ndarray) -> Block:
+    """One row per plan with a personal budget: the education and children's social care elements, the direct
+    payment part (0: organised arrangements; the whole: a direct payment; between: mixed)."""
+    r, p, geo, day = ctx.r, ctx.p, ctx.geo, ctx.day
+    ix = np.flatnonzero(pb)
+    B = _take(Q, ix)
+    lf = _life_take(life, ix)
+    slot, gen, group = B["idx"], lf.gen, B["group"]
+    oa, dp, cease = oa[ix], dp[ix], cease[ix]
+    kind = np.where(group == PHB_SEND, r.choice("bud.kind", slot, [0.35, 0.50, 0.15], gen),
+                    r.choice("bud.kind", slot, [0.62, 0.28, 0.10], gen))  # education, both, social care only
+    has_edu, has_sc = kind != 2, kind != 0
+    amend = _amend_factor(r, "bud.amd", slot, lf, 0.02, 0.06)
+    edu = np.maximum(np.round(lognormal(r, "bud.edu", slot, gen, 4500.0, 0.6) * amend * 100), 10000).astype(np.int64)
+    scm = np.where(group == PHB_SEND, 7000.0, 3500.0)
+    sce = np.maximum(np.round(lognormal(r, "bud.sc", slot, gen, scm, 0.5) * amend * 100), 10000).astype(np.int64)
+    edu, sce = np.where(has_edu, edu, 0), np.where(has_sc, sce, 0)
+    total = edu + sce
+    split = np.round(total * (0.3 + 0.4 * r.uniform("bud.split", slot, gen))).astype(np.int64)
+    dpc = np.where(dp & ~oa, total, np.where(dp & oa, split, 0))
+    edu_s, sce_s = money(edu), money(sce)
+    edu_s[~has_edu] = ""
+    sce_s[~has_sc] = ""
+    indicative = np.round(total * (0.9 + 0.2 * r.uniform("bud.ind", slot, gen)) / 1000).astype(np.int64) * 10
+    ind = np.array([str(x) for x in indicative.tolist()], dtype=object)
+    ind[r.uniform("bud.indp", slot, gen) >= 0.6] = ""
+    off = np.where(r.uniform("bud.off", slot, gen) < 0.6, 0,
+                   np.minimum(r.integers("bud.offd", slot, 0, 200, gen), lf.length // 2))
+    bstart = lf.start + np.minimum(off, np.maximum(day - lf.start, 0))
+    ends = r.uniform("bud.end", slot, gen)
+    bend = np.where((cease >= 0) & (ends < 0.7), np.maximum(cease, bstart),
+                    np.where((cease < 0) & (ends < 0.2), bstart + 364, -1))
+    # The budget file's own view of the person (its own noise); a birth date the swap would push past 25 stays.
+    dob = noise.birth_date(r, p, B, F_BUDGET)
+    age = dates.age_years(dob, lf.start)
+    dob = np.where((age > 25) | (dob > lf.start), plan_dob[ix], dob)
+    fore, sur, swapped = noise.names(r, p, B, F_BUDGET)
+    pc = noise.postcode(r, p, B, F_BUDGET, optional=True)
+    sex = np.where(B["sex"] == "2", "F", "M").astype(object)
+    sex[r.uniform("bud.sexu", slot) < SEX_UNKNOWN_BUDGET] = "U"
+    upn = np.where(r.uniform("bud.upn", slot) < 0.8, B["upn"], "").astype(object)
+    uln = np.where(r.uniform("bud.uln", slot) < 0.5, B["uln"], "").astype(object)
+    show_nhs = B["nhs_in_send"] | (has_sc & (r.uniform("bud.nhs", slot) < 0.5))
+    dfe = np.array(geo.council_dfe, dtype=object)[B["council"]]
+    key = np.array([f"{c}PB{s:08d}{g % 100:02d}" for c, s, g in zip(dfe.tolist(), slot.tolist(), gen.tolist(),
+                                                                     strict=True)], dtype=object)
+    secs = r.integers("bud.time", slot, 7 * 3600, 22 * 3600, _sub(gen, lf.n_amend))
+    cols = {
+        "LEA": dfe,
+        "BudgetID": key,
+        "LocalPersonID": np.array([f"{c}S{s:08d}" for c, s in zip(dfe.tolist(), slot.tolist(), strict=True)],
+                                  dtype=object),
+        "UPN": upn,
+        "UniqueLearnerNumber": uln,
+        "NHSNumber": noise.nhs_number(r, p, B, F_BUDGET, show_nhs, p.nhs_spaced),
+        "Surname": sur,
+        "Forename": fore,
+        "PersonBirthDate": dates.iso(dob),
+        "Sex": sex,
+        "PostCode": pc,
+        "PlanStartDate": dates.iso(lf.start),
         "EducationElementGBP": edu_s,
         "SocialCareElementGBP": sce_s,
-        "BudgetStartDate": iso_or_blank(bstart),
+        "DirectPaymentGBP": money(dpc),
+        "IndicativeBudgetGBP": ind,
+        "BudgetStartDate": dates.iso(bstart),
         "BudgetEndDate": iso_or_blank(bend),
-        "LastUpdated": stamp(life.last_event, secs),
+        "LastUpdated": stamp(np.maximum(lf.last_event, bstart), secs),
     }
-    info = {"start": life.start, "dob": dob, "pb": pb}
-    return Block(feeds.SEND, cols, council, slot, key, info)
+    labels = hard.row_labels(B, fore, sur, swapped, dob, noise.moved(r, p, B, F_BUDGET), pc)
+    info = {"start": lf.start, "dob": dob, "plan_row": ix, "plan_key": plan_key[ix], "edu": edu, "sc": sce,
+            "dp": dpc, "hard": labels}
+    return Block(feeds.SEND_BUDGET, cols, B["council"], slot, key, info)

@@ -1,5 +1,7 @@
-"""The answer key next to a generated night: every data row's person and record key, every injected defect
-with its expected outcome, the true people, and a manifest of arguments, rates and counts."""
+"""The answer key next to a generated night: every data row's person and record key (records.csv; a SEN2 file's
+row_number is the Person's ordinal in the file), every injected defect with its expected outcome (defects.csv),
+every linkage hard case (hard_cases.csv: file_name, row_number, case_class; hard.py), the true people
+(people.csv), and a manifest of arguments, rates and counts."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ DEFECT_COLUMNS = ("file_name", "row_number", "defect_class", "expected_outcome",
 PEOPLE_COLUMNS = (
     "person_id", "nhs_number", "forename", "surname", "date_of_birth", "sex", "postcode", "la_gss_code",
     "cld_la_code", "dfe_la_number", "icb_code", "upn", "uln", "group", "phb_category", "in_nhs_phb",
-    "in_social_care", "in_send", "opted_out", "anchor",
+    "in_social_care", "in_send", "opted_out", "anchor", "twin_of", "previous_surname",
 )
+HARD_CASE_COLUMNS = ("file_name", "row_number", "case_class")
 
 
 def person_ids(idx: np.ndarray) -> list[str]:
@@ -39,6 +42,7 @@ class Truth:
         directory.mkdir(parents=True, exist_ok=True)
         self.records = self._writer("records.csv", RECORD_COLUMNS)
         self.people = self._writer("people.csv", PEOPLE_COLUMNS)
+        self.hard = self._writer("hard_cases.csv", HARD_CASE_COLUMNS)
 
     @property
     def enabled(self) -> bool:
@@ -67,6 +71,9 @@ class Truth:
         surname = np.where(P["double"], P["sur1"] + "-" + P["sur2"], P["sur1"])
         cat = np.where(P["cat"] >= 0, np.array(cat_names, dtype=object)[np.maximum(P["cat"], 0)], "")
         b = {True: "1", False: "0"}
+        idx = np.asarray(P["idx"])
+        twin_of = np.where(P["twin"], idx - 1, np.where(P["twin_partner"], idx + 1, -1))
+        twin_ids = [f"P{t:08d}" if t >= 0 else "" for t in twin_of.tolist()]
         rows = zip(
             person_ids(P["idx"]), P["nhs"].tolist(), P["fname"].tolist(), surname.tolist(),
             dates.iso(P["dob"]).tolist(), P["sex"].tolist(), P["postcode"].tolist(), gss.tolist(), cld.tolist(),
@@ -74,7 +81,7 @@ class Truth:
             P["uln"].tolist(), [GROUP_NAMES[g] for g in P["group"].tolist()], cat.tolist(),
             [b[x] for x in P["in_phb"].tolist()], [b[x] for x in P["in_sc"].tolist()],
             [b[x] for x in P["in_send"].tolist()], [b[x] for x in P["opted_out"].tolist()],
-            [b[x] for x in P["anchor"].tolist()], strict=True,
+            [b[x] for x in P["anchor"].tolist()], twin_ids, P["sur_old"].tolist(), strict=True,
         )
         self.people.writerows(rows)
 
