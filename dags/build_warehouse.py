@@ -3,9 +3,12 @@
 It runs when all three raw-feed Assets have been updated (or, at the latest, at the build deadline, so that a
 feed that never arrives cannot block the others: the build then uses that feed's last good snapshot and says
 so). Steps: check which feeds are fresh (and skip the run when no feed loaded anything since the last
-publication) -> one `dbt build` through Cosmos (seeds, snapshot, models and their tests, from the manifest
-prepared at build time) -> Great Expectations gate -> publication (atomic schema swap) -> dbt docs -> published
-outputs (CSV returns with suppression applied, board chart).
+publication) -> dbt through Cosmos in two steps around the linkage task (from the manifest prepared at build
+time): `dbt_build` (seeds, staging and the link input int_person_records, with their tests) -> `link_people`
+(NHS number and UPN passes, local ids, Splink on in-process DuckDB, clustering with a guard; src/ipb/linkage,
+docs/linkage.md) -> `dbt_build_people` (the person layer, snapshot, marts, reports, validation and their tests) ->
+Great Expectations gate -> publication (atomic schema swap) -> dbt docs -> published outputs (CSV returns with
+suppression applied, board chart).
 
 A failed task fails the run: every later task is `upstream_failed` at once, nothing waits, the failure is in
 audit.pipeline_events (and sent to IPB_ALERT_WEBHOOK_URL when set), and the next night's run starts as usual.
@@ -26,6 +29,7 @@ from cosmos.operators.local import DbtBuildLocalOperator
 
 from ipb.feeds import FEEDS
 from ipb.orchestration.assets import raw_asset_name, raw_asset_uri
+from ipb.orchestration.build import DBT_AFTER_LINKAGE, DBT_BEFORE_LINKAGE
 from ipb.orchestration.callbacks import record_failure, record_run_failure
 
 PROJECT = Path(os.environ.get("IPB_HOME", Path(__file__).resolve().parents[1])) / "dbt_project"
@@ -74,22 +78,30 @@ def build_warehouse():
         # None skips the rest of the run (nothing new to build): the run ends successful, recorded as skipped.
         return check(run_id, night_of(context), force=bool((params or {}).get("force")))
 
-    # dbt through Cosmos as one task: a single `dbt build` of the whole project (reference seeds, snapshot, models
-    # and their data and unit tests, on dbt's threads); dbt's own log (every node's result) is the task's log.
+    # dbt through Cosmos in two tasks around the linkage task (each a single `dbt build` of its part of the
+    # project on dbt's threads, with the part's data and unit tests; dbt's own log is the task's log). The two
+    # selections split the project exactly (ipb.orchestration.build.DBT_BEFORE_LINKAGE / DBT_AFTER_LINKAGE).
     # Not Cosmos's watcher mode: its node sensors wait for their producer in the triggerer and never end when the
     # producer is upstream_failed, and a retried producer skips itself and makes every sensor run dbt alone.
-    dbt_build = DbtBuildLocalOperator(
-        task_id="dbt_build",
-        project_dir=str(PROJECT),
-        profile_config=ProfileConfig(
+    dbt_common = {
+        "project_dir": str(PROJECT),
+        "profile_config": ProfileConfig(
             profile_name="ipb", target_name="warehouse", profiles_yml_filepath=PROJECT / "profiles.yml"
         ),
-        invocation_mode=InvocationMode.DBT_RUNNER,
-        install_deps=False,
-        emit_datasets=False,
-        should_store_compiled_sql=False,  # the whole project's SQL is not a task field worth rendering
-        pre_execute=_dbt_environment,
-    )
+        "invocation_mode": InvocationMode.DBT_RUNNER,
+        "install_deps": False,
+        "emit_datasets": False,
+        "should_store_compiled_sql": False,  # the project's SQL is not a task field worth rendering
+        "pre_execute": _dbt_environment,
+    }
+    dbt_build = DbtBuildLocalOperator(task_id="dbt_build", **DBT_BEFORE_LINKAGE, **dbt_common)
+    dbt_build_people = DbtBuildLocalOperator(task_id="dbt_build_people", **DBT_AFTER_LINKAGE, **dbt_common)
+
+    @task
+    def link_people() -> dict:
+        from ipb.orchestration.build import link_people as link
+
+        return link()
 
     @task
     def quality_gate(run_id=None) -> dict:
@@ -116,7 +128,8 @@ def build_warehouse():
         return write_outputs(run_id, feeds["night"])
 
     feeds = check_feeds()
-    feeds >> dbt_build >> quality_gate() >> publish() >> dbt_docs() >> published_outputs(feeds)
+    feeds >> dbt_build >> link_people() >> dbt_build_people >> quality_gate() >> publish() >> dbt_docs() \
+        >> published_outputs(feeds)
 
 
 build_warehouse()

@@ -30,11 +30,12 @@ council_codes as (
     where cld_la_code is not null
     union all
     select
-        'send' as feed,
-        dfe_la_number as sender_code,
-        la_gss_code
+        send_feeds.feed,
+        orgs.dfe_la_number as sender_code,
+        orgs.la_gss_code
     from orgs
-    where dfe_la_number is not null
+    cross join (values ('send'), ('send_budget')) as send_feeds (feed)
+    where orgs.dfe_la_number is not null
 ),
 
 -- One council per sender code (the lowest GSS code when several share it), so the join never repeats a record.
@@ -77,7 +78,7 @@ ranked as (
         row_number() over (
             partition by person_seq
             order by
-                case feed when 'nhs_phb' then 1 when 'send' then 2 else 3 end,
+                case feed when 'nhs_phb' then 1 when 'send' then 2 when 'send_budget' then 3 else 4 end,
                 postcode_district is null,
                 record_id
         ) as trust_rank,
@@ -89,6 +90,7 @@ ranked as (
             ',',
             case when bool_or(feed = 'nhs_phb') over person_records then 'nhs_phb' end,
             case when bool_or(feed = 'send') over person_records then 'send' end,
+            case when bool_or(feed = 'send_budget') over person_records then 'send_budget' end,
             case when bool_or(feed = 'social_care') over person_records then 'social_care' end
         ) as feeds,
         count(*) over person_records as n_records,

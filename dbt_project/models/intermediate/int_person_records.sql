@@ -13,6 +13,14 @@ social_care as (
     select * from {{ ref('stg_social_care__events') }}
 ),
 
+send_persons as (
+    select * from {{ ref('stg_send__persons') }}
+),
+
+send_budgets as (
+    select * from {{ ref('stg_send_budget__budgets') }}
+),
+
 aliases as (
     select * from {{ ref('forename_aliases') }}
 ),
@@ -57,6 +65,46 @@ unioned as (
         source_row_number,
         extract_date
     from social_care
+    union all
+    select
+        record_id,
+        'send' as feed,
+        sender_code,
+        local_person_id,
+        nhs_number,
+        upn,
+        uln,
+        surname,
+        forename,
+        surname_tokens,
+        birth_date,
+        sex_code,
+        postcode,
+        postcode_district,
+        source_file_name,
+        source_row_number,
+        extract_date
+    from send_persons
+    union all
+    select
+        record_id,
+        'send_budget' as feed,
+        sender_code,
+        local_person_id,
+        nhs_number,
+        upn,
+        uln,
+        surname,
+        forename,
+        surname_tokens,
+        birth_date,
+        sex_code,
+        postcode,
+        postcode_district,
+        source_file_name,
+        source_row_number,
+        extract_date
+    from send_budgets
 ),
 
 final as (

@@ -1,4 +1,5 @@
-"""What the warehouse build's own tasks do (the dbt tasks are Cosmos's)."""
+"""What the warehouse build's own tasks do (the dbt tasks are Cosmos's), and the night's build in its three steps
+for every driver outside Airflow (bench/, tests): dbt before linkage, the linkage task, dbt after linkage."""
 
 from __future__ import annotations
 
@@ -11,6 +12,49 @@ log = logging.getLogger(__name__)
 
 
 TIMEZONE = "Europe/London"
+
+# The night's dbt in two parts around the linkage task (docs/linkage.md): seeds, staging and the link input
+# int_person_records first; everything else after (the person layer reads the linkage tables as sources). With
+# cautious indirect selection on both sides a test runs with the part that builds all it reads, so the two parts
+# split the project's nodes exactly (none lost, none twice). As keyword arguments of Cosmos's DbtBuildLocalOperator.
+LINK_INPUT = "+int_person_records"
+DBT_BEFORE_LINKAGE: dict = {"select": LINK_INPUT, "indirect_selection": "cautious"}
+DBT_AFTER_LINKAGE: dict = {"exclude": LINK_INPUT, "indirect_selection": "cautious"}
+
+
+def dbt_args(part: dict) -> list[str]:
+    """A part's selection as dbt command-line arguments (for run_dbt)."""
+    args = []
+    for key in ("select", "exclude"):
+        if part.get(key):
+            args += [f"--{key}", part[key]]
+    return [*args, "--indirect-selection", part["indirect_selection"]]
+
+
+def link_people() -> dict:
+    """The linkage task: int_person_records -> people, conflicts and review list (restricted). Counts only."""
+    from ipb.linkage import run_linkage
+
+    r = run_linkage()
+    return {"records": r.records, "people": r.people, "comparisons": r.comparisons, "by_rule": r.by_rule,
+            "conflicts": r.conflicts, "review": r.review, "seconds": r.seconds}
+
+
+def build_models(extra: list[str] | None = None, settings: config.Settings | None = None, run=None) -> dict:
+    """The whole dbt build of a night as build_warehouse runs it: dbt before linkage, the linkage task, dbt after.
+    `extra` is added to both dbt commands (e.g. ["--quiet"], ["--target-path", dir]); `run` replaces run_dbt
+    (same signature) for callers that time each invocation. Raises on the first failing step."""
+    from ipb.transform.dbt import run_dbt
+
+    run = run or (lambda args: run_dbt(args, settings))
+    before = run(["build", *dbt_args(DBT_BEFORE_LINKAGE), *(extra or [])])
+    if not getattr(before, "success", True):
+        raise RuntimeError(f"dbt build (before linkage) failed: {getattr(before, 'exception', None) or 'see dbt log'}")
+    linkage = link_people()
+    after = run(["build", *dbt_args(DBT_AFTER_LINKAGE), *(extra or [])])
+    if not getattr(after, "success", True):
+        raise RuntimeError(f"dbt build (after linkage) failed: {getattr(after, 'exception', None) or 'see dbt log'}")
+    return {"linkage": linkage}
 
 
 def night_of(context) -> str:
