@@ -15,16 +15,21 @@ def generate(
     seed: int = typer.Option(1, "--seed", help="same seed and arguments give byte-identical files"),
     defects: float = typer.Option(0.0, "--defects", help="rate of EACH row defect class; >0 adds file defects"),
     truth: Path | None = typer.Option(None, "--truth", help="folder for the answer key (not the landing folder)"),
+    hard_cases: bool = typer.Option(True, "--hard-cases/--no-hard-cases",
+                                    help="linkage hard cases (twins, wrong NHS numbers, ...), listed in the truth"),
 ) -> None:
-    """Generate one night of nhs_phb, social_care and send files plus the national opt-out list."""
+    """Generate one night of nhs_phb, social_care (CLD), send (SEN2 XML) and send_budget files plus the national
+    opt-out list."""
     from rich.console import Console
     from rich.markup import escape
 
     from ipb.generate.night import GenerateError, generate_night
+    from ipb.generate.params import Params
 
     console = Console(highlight=False, soft_wrap=True)
     try:
-        s = generate_night(date, people, out, seed=seed, defects=defects, truth_dir=truth)
+        params = Params() if hard_cases else Params(twin=0.0, hard_case=0.0, many_events=0.0)
+        s = generate_night(date, people, out, seed=seed, defects=defects, truth_dir=truth, params=params)
     except GenerateError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -35,4 +40,5 @@ def generate(
                       f"{len(s.file_defects)} file-level")
     if s.truth_dir:
         console.print(f"truth in {s.truth_dir}", markup=False)
-    print(json.dumps({"rows": s.rows, "files": len(s.files), "row_defects": sum(s.row_defects.values())}))
+    print(json.dumps({"rows": s.rows, "files": len(s.files), "row_defects": sum(s.row_defects.values()),
+                      "hard_cases": sum(s.hard_cases.values())}))

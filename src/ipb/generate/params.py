@@ -73,7 +73,7 @@ class Params:
     # Linkage hard cases (issue 20), in every night and listed in the truth's hard_cases.csv; 0 turns them off.
     twin: float = 0.004  # people who are the second of twins (same birth date, surname, household; other forename)
     hard_case: float = 0.003  # per class: accented names, married surnames, names swapped, wrong / mistyped NHS
-    many_events: float = 0.01  # social care clients with 20-40 event rows
+    many_events: float = 0.002  # social care clients with 20-40 event rows
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -96,27 +96,43 @@ def footer(line_end: str = "\n") -> str:
 
 # ------------------------------------------------------------------------------------------------- fragments
 
-def el(pad: int, name: str, values: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
-    """`<name>value</name>` per row, indented; '' where not present."""
+Piece = str | np.ndarray  # a string every row has, or one string per row
+
+
+def el(pad: int, name: str, values: np.ndarray, present: np.ndarray | None = None) -> list[Piece]:
+    """`<name>value</name>` per row, indented; left out where not present."""
+    if present is None:
+        return [" " * pad + f"<{name}>", np.asarray(values, dtype=object), f"</{name}>\n"]
     frag = (" " * pad + f"<{name}>") + np.asarray(values, dtype=object) + f"</{name}>\n"
-    return frag if present is None else np.where(present, frag, "").astype(object)
+    return [np.where(present, frag, "").astype(object)]
 
 
-def el_named(pad: int, names: np.ndarray, values: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+def el_named(pad: int, names: np.ndarray, values: np.ndarray, present: np.ndarray | None = None) -> list[Piece]:
     """As el, with a per-row element name (a sender's variant spelling)."""
     pre = " " * pad + "<" + names.astype(object) + ">"
     frag = pre + np.asarray(values, dtype=object) + ("</" + names.astype(object) + ">\n")
-    return frag if present is None else np.where(present, frag, "").astype(object)
+    return [frag if present is None else np.where(present, frag, "").astype(object)]
 
 
-def const(pad: int, text: str, n: int, present: np.ndarray | None = None) -> np.ndarray:
-    frag = np.full(n, " " * pad + text + "\n", dtype=object)
-    return frag if present is None else np.where(present, frag, "").astype(object)
+def const(pad: int, text: str, present: np.ndarray | None = None) -> list[Piece]:
+    line = " " * pad + text + "\n"
+    return [line] if present is None else [np.where(present, line, "").astype(object)]
 
 
-def join_rows(pieces: list[np.ndarray]) -> np.ndarray:
-    """One string per row from column pieces (linear: no repeated concatenation)."""
-    return np.array(list(map("".join, zip(*pieces, strict=True))), dtype=object)
+def join_rows(pieces: list[Piece]) -> np.ndarray:
+    """One string per row: the constant runs become one %-template, filled per row in C (no repeated
+    concatenation)."""
+    consts, arrays, run = [], [], []
+    for x in pieces:
+        if isinstance(x, str):
+            run.append(x)
+        else:
+            consts.append("".join(run).replace("%", "%%"))
+            run = []
+            arrays.append(x)
+    consts.append("".join(run).replace("%", "%%"))
+    template = "%s".join(consts)
+    return np.array(list(map(template.__mod__, zip(*arrays, strict=True))), dtype=object)
 
 
 def text(values: np.ndarray) -> np.ndarray:
@@ -131,17 +147,16 @@ def text(values: np.ndarray) -> np.ndarray:
 # The Person's own items, in the return's order, and the column each comes from.
 PERSON_ITEMS = ("Surname", "Forename", "PersonBirthDate", "Sex", "Ethnicity", "PostCode", "UPN",
                 "UniqueLearnerNumber", "UPNunknown")
+ALWAYS_SENT = frozenset({"Surname", "Forename", "PersonBirthDate", "Sex", "Ethnicity"})
 
 
 def persons(cols: dict[str, np.ndarray], line_end: str = "\n") -> list[str]:
     """The Person elements of rows given as columns (values as sent; blank optional items are left out)."""
-    n = len(cols["Surname"])
-    pieces = [const(4, "<Person>", n)]
+    pieces: list[Piece] = const(4, "<Person>")
     for name in PERSON_ITEMS:
         v = text(cols[name])
-        pieces.append(el(6, name, v, v != ""))
-    pieces.append(np.asarray(cols["Requests"], dtype=object))
-    pieces.append(const(4, "</Person>", n))
+        pieces += el(6, name, v) if name in ALWAYS_SENT else el(6, name, v, v != "")
+    pieces += [np.asarray(cols["Requests"], dtype=object), "    </Person>\n"]
     out = join_rows(pieces).tolist()
     return out if line_end == "\n" else [s.replace("\n", line_end) for s in out]
 
@@ -194,62 +209,67 @@ def requests(pl: Plan, styles: tuple[Sen2Style, ...], sender: np.ndarray) -> np.
     has_review = pl.review >= 0
     no_urn = pl.urn == ""
     rank1 = np.full(n, "1", dtype=object)
-    p = [
-        const(6, "<Requests>", n, pl.prior),
-        el(8, "ReceivedDate", iso(np.maximum(pl.prior_received, 0)), pl.prior),
-        el(8, "RequestSource", pl.source, pl.prior),
-        el(8, "RequestOutcome", np.full(n, "B", dtype=object), pl.prior),
-        el(8, "RequestOutcomeDate", iso(np.maximum(pl.prior_outcome_date, 0)), pl.prior),
-        const(6, "</Requests>", n, pl.prior),
-        const(6, "<Requests>", n),
-        el(8, "ReceivedDate", iso(pl.received)),
-        el(8, "RequestSource", pl.source),
-        el(8, "RequestOutcome", np.full(n, "A", dtype=object)),
-        el(8, "RequestOutcomeDate", iso(pl.outcome_date)),
-        const(8, "<Assessment>", n),
-        el(10, "AssessmentOutcome", np.full(n, "A", dtype=object)),
-        el(10, "AssessmentOutcomeDate", iso(pl.start)),
-        const(10, "<NamedPlan>", n),
-        el(12, "StartDate", iso(pl.start)),
-        el(12, "PlanRes", flag(pl.plan_res)),
-        el_named(12, wbp, flag(pl.plan_wbp)),
-        el(12, "PB", flag(pl.pb)),
-        el(12, "OA", flag(pl.oa)),
-        el(12, "DP", pl.dp),
-        el(12, "CeaseDate", iso(np.maximum(pl.cease, 0)), ceased),
-        el(12, "CeaseReason", pl.cease_reason, ceased),
-        const(12, "<PlanDetail>", n),
-        el(14, "URN", pl.urn, ~no_urn),
-        el(14, "UKPRN", pl.ukprn, ~no_urn),
-        el_named(14, setting, pl.setting, no_urn),
-        el(14, "PlacementRank", rank1),
-        const(12, "</PlanDetail>", n),
-        const(12, "<PlanDetail>", n, pl.has_second),
-        el(14, "URN", pl.urn2, pl.has_second),
-        el(14, "UKPRN", pl.ukprn2, pl.has_second),
-        el(14, "PlacementRank", np.full(n, "2", dtype=object), pl.has_second),
-        const(12, "</PlanDetail>", n, pl.has_second),
-        const(10, "</NamedPlan>", n),
-        const(8, "</Assessment>", n),
-        const(8, "<ActivePlans>", n, pl.active),
-        el(10, "TransferLA", pl.transfer_la, pl.active & (pl.transfer_la != "")),
-        el(10, "ReviewMeeting", iso(np.maximum(pl.review, 0)), pl.active & has_review),
-        el(10, "ReviewOutcome", pl.review_outcome, pl.active & has_review),
-        el(10, "LastReview", iso(np.maximum(pl.last_review, 0)), pl.active & has_review),
-        const(10, "<PlacementDetail>", n, pl.active),
-        el(12, "URN", pl.urn, pl.active & ~no_urn),
-        el(12, "UKPRN", pl.ukprn, pl.active & ~no_urn),
-        el_named(12, setting, pl.setting, pl.active & no_urn),
-        el(12, "PlacementRank", rank1, pl.active),
-        const(10, "</PlacementDetail>", n, pl.active),
+    a = np.full(n, "A", dtype=object)
+    p: list[Piece] = [
+        *const(6, "<Requests>", pl.prior),
+        *el(8, "ReceivedDate", iso(np.maximum(pl.prior_received, 0)), pl.prior),
+        *el(8, "RequestSource", pl.source, pl.prior),
+        *el(8, "RequestOutcome", np.full(n, "B", dtype=object), pl.prior),
+        *el(8, "RequestOutcomeDate", iso(np.maximum(pl.prior_outcome_date, 0)), pl.prior),
+        *const(6, "</Requests>", pl.prior),
+        *const(6, "<Requests>"),
+        *el(8, "ReceivedDate", iso(pl.received)),
+        *el(8, "RequestSource", pl.source),
+        *el(8, "RequestOutcome", a),
+        *el(8, "RequestOutcomeDate", iso(pl.outcome_date)),
+        *const(8, "<Assessment>"),
+        *el(10, "AssessmentOutcome", a),
+    ]
+    start = iso(pl.start)
+    p += [
+        *el(10, "AssessmentOutcomeDate", start),
+        *const(10, "<NamedPlan>"),
+        *el(12, "StartDate", start),
+        *el(12, "PlanRes", flag(pl.plan_res)),
+        *el_named(12, wbp, flag(pl.plan_wbp)),
+        *el(12, "PB", flag(pl.pb)),
+        *el(12, "OA", flag(pl.oa)),
+        *el(12, "DP", pl.dp),
+        *el(12, "CeaseDate", iso(np.maximum(pl.cease, 0)), ceased),
+        *el(12, "CeaseReason", pl.cease_reason, ceased),
+        *const(12, "<PlanDetail>"),
+        *el(14, "URN", pl.urn, ~no_urn),
+        *el(14, "UKPRN", pl.ukprn, ~no_urn),
+        *el_named(14, setting, pl.setting, no_urn),
+        *el(14, "PlacementRank", rank1),
+        *const(12, "</PlanDetail>"),
+        *const(12, "<PlanDetail>", pl.has_second),
+        *el(14, "URN", pl.urn2, pl.has_second),
+        *el(14, "UKPRN", pl.ukprn2, pl.has_second),
+        *el(14, "PlacementRank", np.full(n, "2", dtype=object), pl.has_second),
+        *const(12, "</PlanDetail>", pl.has_second),
+        *const(10, "</NamedPlan>"),
+        *const(8, "</Assessment>"),
+        *const(8, "<ActivePlans>", pl.active),
+        *el(10, "TransferLA", pl.transfer_la, pl.active & (pl.transfer_la != "")),
+        *el(10, "ReviewMeeting", iso(np.maximum(pl.review, 0)), pl.active & has_review),
+        *el(10, "ReviewOutcome", pl.review_outcome, pl.active & has_review),
+        *el(10, "LastReview", iso(np.maximum(pl.last_review, 0)), pl.active & has_review),
+        *const(10, "<PlacementDetail>", pl.active),
+        *el(12, "URN", pl.urn, pl.active & ~no_urn),
+        *el(12, "UKPRN", pl.ukprn, pl.active & ~no_urn),
+        *el_named(12, setting, pl.setting, pl.active & no_urn),
+        *el(12, "PlacementRank", rank1, pl.active),
+        *const(10, "</PlacementDetail>", pl.active),
     ]
     n_needs = (pl.needs != "").sum(axis=1)
     for j in range(pl.needs.shape[1]):
         # Unordered senders write the needs last rank first.
         k = np.where(unordered, np.maximum(n_needs - 1 - j, 0), j)
         has = pl.active & (j < n_needs)
-        code = pl.needs[np.arange(n), np.minimum(k, pl.needs.shape[1] - 1)]
-        p += [const(10, "<SENneed>", n, has), el(12, "SENtype", code, has),
-              el(12, "SENtypeRank", (k + 1).astype(str).astype(object), has), const(10, "</SENneed>", n, has)]
-    p += [const(8, "</ActivePlans>", n, pl.active), const(6, "</Requests>", n)]
+        code = pl.needs[np.arange(n), k]
+        need = ("          <SENneed>\n            <SENtype>" + code + "</SENtype>\n            <SENtypeRank>"
+                + (k + 1).astype(str).astype(object) + "</SENtypeRank>\n          </SENneed>\n")
+        p.append(np.where(has, need, "").astype(object))
+    p += [*const(8, "</ActivePlans>", pl.active), *const(6, "</Requests>")]
     return join_rows(p)
