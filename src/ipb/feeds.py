@@ -180,9 +180,10 @@ FILE_DEFECTS_REJECTED: dict[str, str] = {
     "header_only": "no_data_rows",  # a zero-row full snapshot (SEN2: no Person) is an export failure
     "wrong_file_name": "bad_file_name",
     # SEN2 XML (FEEDS.md "Feed send"): file checks before any Person is read.
-    "unknown_element": "extra_columns",  # schema drift: an element the release does not know, named in the reason
-    "malformed_xml": "malformed_xml",  # not well-formed (cut off mid-element)
-    "xml_doctype": "xml_dtd_forbidden",  # a DTD / entity declaration: never resolved, the file is refused
+    "unknown_element": "unknown_elements",  # schema drift: an element the release does not know, named in the reason
+    "truncated_xml": "truncated_file",  # cut off mid-way through a Person
+    "malformed_xml": "malformed_xml",  # not well-formed (a closing tag that does not match)
+    "xml_doctype": "xml_forbidden",  # a DTD / external entity: never resolved, the file is refused
     "lea_mismatch": "sender_mismatch",  # Header/Source/LEA differs from the file name's sender
 }
 FILE_VARIANTS_ACCEPTED: tuple[str, ...] = ("windows_1252", "utf8_bom", "crlf")

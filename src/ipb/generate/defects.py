@@ -68,8 +68,8 @@ FAKE_SUB_ICBS = ("99X", "00Z", "Z9Z9Z", "X1Y")
 # File-level: rejected extras (feed, class) and accepted variants (class, feed).
 REJECTED_FILES = (("social_care", "extra_column"), ("send_budget", "missing_column"),
                   ("nhs_phb", "truncated_last_line"), ("social_care", "empty_file"), ("send", "header_only"),
-                  ("nhs_phb", "wrong_file_name"), ("send", "unknown_element"), ("send", "malformed_xml"),
-                  ("send", "xml_doctype"), ("send", "lea_mismatch"))
+                  ("nhs_phb", "wrong_file_name"), ("send", "unknown_element"), ("send", "truncated_xml"),
+                  ("send", "malformed_xml"), ("send", "xml_doctype"), ("send", "lea_mismatch"))
 VARIANT_FILES = (("windows_1252", "social_care"), ("utf8_bom", "nhs_phb"), ("crlf", "send_budget"))
 assert {c for _, c in REJECTED_FILES} == set(feeds.FILE_DEFECTS_REJECTED)
 assert {c for c, _ in VARIANT_FILES} == set(feeds.FILE_VARIANTS_ACCEPTED)

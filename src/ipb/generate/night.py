@@ -430,8 +430,10 @@ def _write_rejected_sen2(path: Path, cls: str, style: sen2.Sen2Style, sender: st
         head = head.replace("?>\n", '?>\n<!DOCTYPE Message [\n  <!ENTITY ext SYSTEM "file:///etc/passwd">\n]>\n', 1)
         persons = [persons[0].replace("<Forename>", "<Forename>&ext;", 1), *persons[1:]] if persons else []
         head += "" if persons else "    <Person><Forename>&ext;</Forename></Person>\n"
+    elif cls == "malformed_xml" and persons:  # a closing tag that does not match its element
+        persons[-1] = persons[-1].replace("</Forename>", "</Forname>", 1)
     text = head + "".join(persons) + sen2.footer()
-    if cls == "malformed_xml":  # cut off mid-way through the last Person
+    if cls == "truncated_xml":  # cut off mid-way through the last Person
         body = head + "".join(persons)
         text = body[:len(body) - (len(persons[-1]) // 2 if persons else 40)]
     path.write_bytes(text.encode("utf-8"))
