@@ -285,14 +285,26 @@ def dbt_totals(target: str) -> dict[str, float]:
 
 
 def do_build(night: str, run_id: str, target: str) -> dict[str, Any]:
-    """As build_warehouse: which feeds are fresh, then one `dbt build` of the whole project (reference seeds,
-    snapshot, models, data and unit tests), as the watcher-mode producer task runs it."""
-    from ipb.orchestration.build import check_feeds
+    """As build_warehouse: which feeds are fresh, then the night's build in its three steps (dbt before linkage,
+    the linkage task, dbt after: ipb.orchestration.build.build_models). The slowest nodes and totals by type cover
+    both dbt steps."""
+    from ipb.orchestration.build import build_models, check_feeds
 
     feeds_state = check_feeds(run_id, night)
-    _dbt(["build", "--quiet"], target)
-    return {"stale_feeds": feeds_state["stale"], "slowest": model_timings(target),
-            "by_type_seconds": dbt_totals(target), "dbt_startup_parse_seconds": _DBT_OVERHEAD.get("build")}
+    timings: list[dict[str, Any]] = []
+    totals: dict[str, float] = {}
+
+    def run(args: list[str]):
+        res = _dbt(args, target)
+        timings.extend(model_timings(target, top=1000))
+        for kind, seconds in dbt_totals(target).items():
+            totals[kind] = round(totals.get(kind, 0.0) + seconds, 2)
+        return type("Res", (), {"success": res["success"], "exception": None})()
+
+    linked = build_models(["--quiet"], run=run)
+    return {"stale_feeds": feeds_state["stale"], "slowest": sorted(timings, key=lambda r: -r["seconds"])[:12],
+            "by_type_seconds": totals, "dbt_startup_parse_seconds": _DBT_OVERHEAD.get("build"),
+            "linkage": linked["linkage"]}
 
 
 def do_gate(run_id: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import pytest
 from ipb import contract, db
 from ipb.generate import generate_night
 from ipb.ingest import load_file
-from ipb.transform import run_dbt
+from ipb.orchestration.build import run_build
 
 NIGHT = "2026-11-22"
 FEED = re.compile(r"^(nhs_phb|social_care|send|national_opt_out)_")
@@ -103,7 +103,7 @@ def test_social_care_amounts_equal_the_files_annualised_services(
         assert result.status == "loaded" and result.rows_quarantined == 0, (path.name, result.reason_code)
         loaded[match.group(1)] += result.rows_loaded
     assert loaded["social_care"] > 500
-    build = run_dbt(["build"])
+    build = run_build()
     assert build.success, build.exception
 
     annual, one_off, services = _expected(folder)

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from ipb import db, publish
+from ipb.orchestration.build import run_build
 from ipb.quality import gate
-from ipb.transform.dbt import run_dbt
 from tests import dbt_sample
 
 
@@ -19,7 +19,7 @@ def test_dbt_night_gate_blocks_opted_out_then_publishes(fresh_db: str, tmp_path:
     monkeypatch.setenv("IPB_OUTPUT_DIR", str(tmp_path / "outputs"))
     db.bootstrap()
     dbt_sample.load_night(tmp_path / "landing", "20261122")
-    built = run_dbt(["build", "--quiet", "--threads", "2"])
+    built = run_build(["--quiet", "--threads", "2"])
     assert built.success, built.exception
 
     with psycopg.connect(fresh_db) as conn:

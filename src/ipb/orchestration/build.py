@@ -40,6 +40,18 @@ def link_people() -> dict:
             "conflicts": r.conflicts, "review": r.review, "seconds": r.seconds}
 
 
+def run_build(extra: list[str] | None = None, settings: config.Settings | None = None):
+    """The three steps of build_models for tests and scripts that check dbt's result themselves: returns the first
+    failing dbt step's DbtResult, else the last one's (the linkage task raises on its own failure)."""
+    from ipb.transform.dbt import run_dbt
+
+    before = run_dbt(["build", *dbt_args(DBT_BEFORE_LINKAGE), *(extra or [])], settings)
+    if not before.success:
+        return before
+    link_people()
+    return run_dbt(["build", *dbt_args(DBT_AFTER_LINKAGE), *(extra or [])], settings)
+
+
 def build_models(extra: list[str] | None = None, settings: config.Settings | None = None, run=None) -> dict:
     """The whole dbt build of a night as build_warehouse runs it: dbt before linkage, the linkage task, dbt after.
     `extra` is added to both dbt commands (e.g. ["--quiet"], ["--target-path", dir]); `run` replaces run_dbt

@@ -21,6 +21,7 @@ BATCH_FEEDS = {**RAW_FEEDS, "national_opt_out": "raw.national_opt_out"}
 NHS_COLUMNS = {"nhs_phb": "nhs_number", "social_care": "nhs_number", "send_budget": "nhsnumber"}  # SEN2 has none
 VALIDATION_VIEWS = {
     "linkage": "restricted.validation_linkage",
+    "linkage_pairs": "restricted.validation_linkage_pairs",
     "names": "restricted.validation_name_hashes",
     "opted_out": "restricted.validation_opted_out_people",
     "totals": "restricted.validation_funder_totals",
@@ -523,6 +524,35 @@ union all
 select 'records without a person key', k.records, 'must be 0', k.records > 0 from no_key as k"""
 
 
+def linkage_pairs(t: dict) -> str:
+    """Identity conflicts and pairs awaiting review per sender and reason, and Splink's links per match weight band
+    (counts for the IG lead); fails when conflicts or review pairs exceed their bounds (a sender's feed gone wrong)."""
+    max_conflicts = int(t.get("max_identity_conflicts", 10**12))
+    max_review = int(t.get("max_review_pairs", 10**12))
+    bands = f"""select 'records linked by Splink, match weight ' || weight_band as location, sum(records)::bigint as n,
+    'counted' as detail, false as breach
+from {VALIDATION_VIEWS['linkage']} where link_rule = 'splink' group by weight_band"""
+    pairs = f"""with per_sender as (
+    select measure, feed, sender_code, reason, sum(pairs)::bigint as pairs
+    from {VALIDATION_VIEWS['linkage_pairs']} group by measure, feed, sender_code, reason
+),
+totals as (
+    select coalesce(sum(pairs) filter (where measure = 'identity_conflict'), 0) as conflicts,
+        coalesce(sum(pairs) filter (where measure = 'review'), 0) as review
+    from {VALIDATION_VIEWS['linkage_pairs']}
+)
+select measure || ' ' || feed || '/' || coalesce(sender_code, '?') || ': ' || reason as location, pairs as n,
+    'counted (not linked)' as detail, false as breach
+from per_sender
+union all
+select 'identity conflicts (pairs, all senders)', t.conflicts, 'at most {max_conflicts}', t.conflicts > {max_conflicts}
+from totals as t
+union all
+select 'pairs awaiting review (all senders)', t.review, 'at most {max_review}', t.review > {max_review}
+from totals as t"""
+    return f"{bands}\nunion all\n{_when_exists(VALIDATION_VIEWS['linkage_pairs'], pairs)}"
+
+
 def components_have_people(r: dict) -> str:
     comp, people, key = r["components_table"], r["people_table"], r["person_key"]
     return f"""select {_lit(comp)} || ': components without a person key' as location, count(*) as n,
@@ -703,11 +733,15 @@ def suites(cfg: GateConfig) -> dict[str, list[Check]]:
     rec = t.get("reconciliation") or {}
     integration = [
         Check("integration", "linkage_rates", "Linkage rate per rule within bounds",
-              "Share of records linked by each rule (NHS number, demographic rules) within configured bounds.",
+              "Share of records linked by each rule (NHS number, UPN, local id, Splink) within configured bounds.",
               linkage_rules(link)),
         Check("integration", "unlinked_records", "Unlinked records within bounds",
               "Records linked to no other record are counted and within bounds; every record has a person key.",
               unlinked_records(link)),
+        Check("integration", "linkage_pairs", "Identity conflicts and pairs for review counted",
+              "Per sender: pairs with one NHS number or UPN and conflicting birth dates or sexes (not linked), pairs "
+              "between the link and no-link thresholds or held back by a guard (not linked, for review); records "
+              "linked by Splink per match weight band. Within configured bounds.", linkage_pairs(link)),
         Check("integration", "components_have_people", "Every budget component has a person",
               "Each mart budget component carries a person key present in the person dimension.",
               components_have_people(rec)),
