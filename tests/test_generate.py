@@ -1,7 +1,7 @@
 """The synthetic feed generator: valid identifiers, calibrated shares, determinism, a world that evolves ~1% a
 day, every defect injected and labelled, file-level defects that are what they claim, social care files written as
 councils write CLD Release 2 (headers, spellings, date formats and blanks varying by sender), and a loader that
-agrees with the truth row for row."""
+agrees with the truth row for row. SEN2 XML, send_budget and the linkage hard cases: tests/test_generate_sen2.py."""
 
 from __future__ import annotations
 
@@ -36,16 +36,46 @@ def _read(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
     return rows
 
 
-def _feed_rows(out: Path, feed: feeds.Feed) -> list[dict[str, str]]:
-    rows: list[dict[str, str]] = []
+def sen2_persons(path: Path) -> list[dict]:
+    """The Person elements of a SEN2 return (parsed with defusedxml), each as its own items plus `plans` (one per
+    NamedPlan: its items, `needs` as (SENtype, SENtypeRank) from its request's ActivePlans) and `requests`."""
+    from defusedxml import ElementTree
+
+    out = []
+    for person in ElementTree.parse(path).getroot().iterfind("Persons/Person"):
+        row: dict = {c.tag: (c.text or "") for c in person if len(c) == 0}
+        row["plans"], row["requests"] = [], 0
+        for req in person.iterfind("Requests"):
+            row["requests"] += 1
+            needs = [(n.findtext("SENtype"), n.findtext("SENtypeRank")) for n in req.iterfind("ActivePlans/SENneed")]
+            for plan in req.iterfind("Assessment/NamedPlan"):
+                item = {c.tag: (c.text or "") for c in plan if len(c) == 0}
+                item["needs"] = needs
+                item["active"] = req.find("ActivePlans") is not None
+                item["details"] = [{c.tag: c.text for c in d} for d in plan.iterfind("PlanDetail")]
+                row["plans"].append(item)
+        out.append(row)
+    return out
+
+
+def _rows_of(path: Path) -> list[dict]:
+    """A file's records: CSV rows, or a SEN2 file's Persons."""
+    if path.suffix == ".xml":
+        return sen2_persons(path)
+    return _read(path, "cp1252" if _is_cp1252(path) else "utf-8-sig")
+
+
+def _feed_rows(out: Path, feed: feeds.Feed) -> list[dict]:
+    rows: list[dict] = []
     for f in _tonight(out, feed):
-        rows.extend(_read(f, "cp1252" if _is_cp1252(f) else "utf-8-sig"))
+        rows.extend(_rows_of(f))
     return rows
 
 
 def _tonight(out: Path, feed: feeds.Feed) -> list[Path]:
-    return [f for f in sorted(out.glob(f"{feed.name}_*.csv"))
-            if feed.file_pattern.match(f.name) and f.name.endswith(f"{NIGHT.replace('-', '')}.csv")]
+    ext = feed.extension
+    return [f for f in sorted(out.glob(f"{feed.name}_*.{ext}"))
+            if feed.file_pattern.match(f.name) and f.name.endswith(f"{NIGHT.replace('-', '')}.{ext}")]
 
 
 def _is_cp1252(path: Path) -> bool:
@@ -125,12 +155,23 @@ def test_small_night_writes_every_sender_file_fast(small: tuple) -> None:
     expected = {feeds.NHS_PHB.file_name(i.icb_code, ymd) for i in ref.icbs}
     expected |= {feeds.SOCIAL_CARE.file_name(o.cld_la_code, ymd) for o in ref.organisations}
     expected |= {feeds.SEND.file_name(o.dfe_la_number, ymd) for o in ref.organisations}
+    expected |= {feeds.SEND_BUDGET.file_name(o.dfe_la_number, ymd) for o in ref.organisations}
     expected.add(f"national_opt_out_{ymd}.csv")
     names = {p.name for p in out.iterdir()}
     assert expected <= names
-    assert "social_care_503_20261122.csv" in names and "send_925_20261122.csv" in names  # Lincolnshire
+    assert "social_care_503_20261122.csv" in names and "send_925_20261122.xml" in names  # Lincolnshire
+    assert "send_budget_925_20261122.csv" in names
     for f in expected - {f"national_opt_out_{ymd}.csv"}:
-        feed = feeds.FEEDS[next(k for k in feeds.FEEDS if f.startswith(k + "_"))]
+        feed = feeds.FEEDS[next(k for k in sorted(feeds.FEEDS, key=len, reverse=True) if f.startswith(k + "_"))]
+        assert s.files[f] >= 1, f"{f} has no data rows"
+        if feed is feeds.SEND:  # SEN2 XML: one Person per record, the header names the sender
+            from defusedxml import ElementTree
+
+            root = ElementTree.parse(out / f).getroot()
+            assert root.tag == "Message" and root.findtext("Header/CollectionDetails/Collection") == "SEN2"
+            assert root.findtext("Header/Source/LEA") == feed.file_pattern.match(f)["sender"]
+            assert len(root.findall("Persons/Person")) == s.files[f]
+            continue
         raw = (out / f).read_bytes().removeprefix(b"\xef\xbb\xbf")
         header = next(csv.reader(io.StringIO(raw.decode("cp1252").splitlines()[0])))
         if feed is feeds.SOCIAL_CARE:  # CLD Release 2: the sender's own spelling of the release's columns
@@ -139,7 +180,6 @@ def test_small_night_writes_every_sender_file_fast(small: tuple) -> None:
             assert cols == [c for c in release if c in cols] and len(set(cols)) == len(cols), f
         else:
             assert tuple(header) == feed.columns
-        assert s.files[f] >= 1, f"{f} has no data rows"
     opt = (out / f"national_opt_out_{ymd}.csv").read_text(encoding="utf-8").splitlines()
     assert opt[0] == "nhs_number" and all(is_valid_nhs_number(n) for n in opt[1:])
 
@@ -153,7 +193,10 @@ def test_truth_accounts_for_every_row(small: tuple) -> None:
         if f.name.startswith("national_opt_out"):
             continue
         data = f.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("cp1252")
-        n_lines = len(list(csv.reader(io.StringIO(data)))) - 1 if data else 0
+        if f.suffix == ".xml":  # a SEN2 record is a Person (also in the rejected returns a parser refuses)
+            n_lines = data.count("<Person>")
+        else:
+            n_lines = len(list(csv.reader(io.StringIO(data)))) - 1 if data else 0
         assert per_file[f.name] == max(n_lines, 0) == s.files[f.name], f.name
     assert [int(r["row_number"]) for r in records if r["file_name"] == records[0]["file_name"]][:3] == [1, 2, 3]
     people = {r["person_id"]: r for r in _read(truth / "people.csv")}
@@ -167,24 +210,31 @@ def test_truth_accounts_for_every_row(small: tuple) -> None:
 def test_every_identifier_is_valid_unless_the_truth_says_otherwise(mid: tuple, small: tuple) -> None:
     for out, truth in (mid, small[:2]):
         bad_rows = {(d["file_name"], d["row_number"]) for d in _read(truth / "defects.csv")}
-        checked = 0
-        for f in sorted(out.glob("*_2026112[12].csv")):
-            feed = next((v for k, v in feeds.FEEDS.items() if f.name.startswith(k + "_")), None)
+        # A mistyped NHS number is a hard case (the row is kept, the number ignored), not a defect.
+        bad_rows |= {(h["file_name"], h["row_number"]) for h in _read(truth / "hard_cases.csv")
+                     if h["case_class"] == "mistyped_nhs_number"}
+        checked = Counter()
+        for f in sorted(out.glob("*_2026112[12].*")):
+            feed = next((feeds.FEEDS[k] for k in sorted(feeds.FEEDS, key=len, reverse=True)
+                         if f.name.startswith(k + "_")), None)
             if feed is None or (f.name, "") in bad_rows:
                 continue
             nhs_col, pc_col = {"nhs_phb": ("nhs_number", "postcode"), "social_care": ("nhs_number", "postcode"),
-                               "send": ("NHSNumber", "PostCode")}[feed.name]
-            for i, row in enumerate(_read(f, "cp1252" if _is_cp1252(f) else "utf-8-sig"), start=1):
+                               "send": (None, "PostCode"), "send_budget": ("NHSNumber", "PostCode")}[feed.name]
+            for i, row in enumerate(_rows_of(f), start=1):
                 if (f.name, str(i)) in bad_rows:
                     continue
-                checked += 1
-                assert row[nhs_col] == "" or is_valid_nhs_number(row[nhs_col]), (f.name, i)
-                assert row[nhs_col].replace(" ", "").startswith("999") or row[nhs_col] == ""
-                assert row[pc_col] == "" or POSTCODE.match(row[pc_col].upper().replace(" ", "")), (f.name, i)
-                if feed is feeds.SEND:
-                    assert row["UPN"] == "" or is_valid_upn(row["UPN"]), (f.name, i)
-                    assert row["UniqueLearnerNumber"] == "" or re.fullmatch(r"[0-9]{10}", row["UniqueLearnerNumber"])
-        assert checked > 100
+                checked[feed.name] += 1
+                nhs = row.get(nhs_col, "") if nhs_col else ""
+                assert nhs == "" or is_valid_nhs_number(nhs), (f.name, i)
+                assert nhs.replace(" ", "").startswith("999") or nhs == ""
+                pc = row.get(pc_col, "")
+                assert pc == "" or POSTCODE.match(pc.upper().replace(" ", "")), (f.name, i)
+                if feed in (feeds.SEND, feeds.SEND_BUDGET):
+                    assert row.get("UPN", "") == "" or is_valid_upn(row["UPN"]), (f.name, i)
+                    assert row.get("UniqueLearnerNumber", "") == "" or re.fullmatch(r"[0-9]{10}",
+                                                                                    row["UniqueLearnerNumber"])
+        assert min(checked.values()) > 5 and sum(checked.values()) > 100 and len(checked) == 4
 
 
 @pytest.mark.fast
@@ -284,15 +334,19 @@ def test_social_care_and_send_mixes(mid: tuple) -> None:
     assert len(psr) >= 10 and psr["?"] == 0
 
     send = _feed_rows(mid[0], feeds.SEND)
-    assert sum(r["NHSNumber"] == "" for r in send) / len(send) > 0.7  # SEN2 carries no NHS number
-    for r in send:
-        assert 0 <= _age(r["PersonBirthDate"], r["StartDate"]) <= 25
-        if r["PB"] == "0":
-            assert (r["OA"], r["DP"], r["EducationElementGBP"], r["SocialCareElementGBP"]) == ("0", "0", "", "")
-        else:
-            assert "1" in (r["OA"], r["DP"]) and r["EducationElementGBP"] and r["BudgetStartDate"]
-    pb = Counter(r["PB"] for r in send)
-    assert 0.03 < pb["1"] / len(send) < 0.25
+    plans = [pl for person in send for pl in person["plans"]]
+    assert len(plans) == len(send)  # one EHC plan per Person (an earlier refused request has none)
+    for person in send:
+        for pl in person["plans"]:
+            assert 0 <= _age(person["PersonBirthDate"], pl["StartDate"]) <= 25
+            if pl["PB"] in ("0", "false"):
+                assert pl["OA"] in ("0", "false") and pl["DP"] == "0"
+            else:
+                assert "1" in (pl["OA"], pl["DP"]) or pl["OA"] == "true"
+    pb = Counter(pl["PB"] in ("1", "true") for pl in plans)
+    assert 0.03 < pb[True] / len(plans) < 0.25
+    budgets = _feed_rows(mid[0], feeds.SEND_BUDGET)
+    assert abs(len(budgets) - pb[True]) <= 1  # a clean night: every personal budget has its amounts
 
 
 # ------------------------------------------------------------------------------------ social care: CLD Release 2
@@ -366,6 +420,8 @@ def test_cld_senders_write_their_own_way(cld_night: tuple) -> None:
     canon = {f.column: set(contract.canonical_values(f.code_list)) for f in fields if f.code_list}
     people = {p["person_id"]: p for p in _read(truth / "people.csv")}
     recs = {(r["file_name"], int(r["row_number"])): r["person_id"] for r in _read(truth / "records.csv")}
+    mistyped = {(h["file_name"], int(h["row_number"])) for h in _read(truth / "hard_cases.csv")
+                if h["case_class"] == "mistyped_nhs_number"}
     seen: Counter[str] = Counter()
     files = _tonight(out, feeds.SOCIAL_CARE)
     for f in files:
@@ -394,7 +450,8 @@ def test_cld_senders_write_their_own_way(cld_night: tuple) -> None:
         assert len({tuple(r.values()) for r in rows}) == len(rows) - sum(a == b for a, b in zip(rows, rows[1:],
                                                                                                  strict=False))
         for i, r in enumerate(rows, start=1):
-            assert r["nhs_number"] == "" or is_valid_nhs_number(r["nhs_number"]), (f.name, i)  # a clean night
+            # A clean night: only the mistyped hard cases fail the check digit.
+            assert r["nhs_number"] == "" or is_valid_nhs_number(r["nhs_number"]) or (f.name, i) in mistyped
             if "first_name" in r:
                 p = people[recs[(f.name, i)]]
                 seen["name_rows"] += 1
@@ -460,10 +517,11 @@ def test_the_same_person_looks_different_across_feeds(mid: tuple) -> None:
     people = {p["person_id"]: p for p in _read(truth / "people.csv")}
     recs = {(r["file_name"], r["row_number"]): r["person_id"] for r in _read(truth / "records.csv")}
     seen = Counter()
-    for f in sorted(out.glob("nhs_phb_*.csv")) + sorted(out.glob("send_*.csv")):
+    for f in sorted(out.glob("nhs_phb_*.csv")) + sorted(out.glob("send_*.xml")) + sorted(out.glob("send_budget_*")):
         names = ("forename", "surname", "date_of_birth", "postcode") if f.name.startswith("nhs") else (
             "Forename", "Surname", "PersonBirthDate", "PostCode")
-        for i, row in enumerate(_read(f, "utf-8-sig"), start=1):
+        for i, row in enumerate(_rows_of(f), start=1):
+            row = {k: row.get(k, "") for k in names}
             p = people[recs[(f.name, str(i))]]
             seen["rows"] += 1
             seen["forename"] += row[names[0]] != p["forename"]
@@ -491,9 +549,10 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
     generate_night(NIGHT, 400, tmp_path / "b" / "out", seed=3, defects=0.01, truth_dir=tmp_path / "b" / "truth")
     generate_night(NIGHT, 400, tmp_path / "c" / "out", seed=4, defects=0.01)
     ta, tb, tc = _tree(tmp_path / "a"), _tree(tmp_path / "b"), _tree(tmp_path / "c")
-    assert ta == tb and len(ta) == len(a.files) + 4
+    assert ta == tb and len(ta) == len(a.files) + 5  # records, people, hard_cases, defects, manifest
     same_names = [k for k in tc if k in ta]
-    assert same_names and all(ta[k] != tc[k] for k in same_names if not k.endswith(("_20261121.csv",)))
+    assert same_names and all(ta[k] != tc[k] for k in same_names if not k.endswith(("_20261121.csv",
+                                                                                    "_20261121.xml")))
 
 
 @pytest.mark.fast
@@ -505,9 +564,11 @@ def test_next_night_evolves_about_one_percent(tmp_path: Path) -> None:
                 for r in _read(tmp_path / f"{d}-truth" / "records.csv")}  # CLD's Event Reference may be blank
         nights[d] = {}
         for feed in feeds.FEEDS.values():
-            for f in sorted((tmp_path / d).glob(f"{feed.name}_*.csv")):
-                for i, row in enumerate(_read(f), start=1):
-                    nights[d][(feed.name, keys[(f.name, i)])] = tuple(row.values())
+            for f in sorted((tmp_path / d).glob(f"{feed.name}_*.{feed.extension}")):
+                if not feed.file_pattern.match(f.name):
+                    continue
+                for i, row in enumerate(_rows_of(f), start=1):
+                    nights[d][(feed.name, keys[(f.name, i)])] = tuple(str(v) for v in row.values())
     a, b = nights["2026-11-22"], nights["2026-11-23"]
     new, gone = set(b) - set(a), set(a) - set(b)
     changed = {k for k in set(a) & set(b) if a[k] != b[k]}
@@ -540,8 +601,8 @@ def test_every_defect_class_is_injected_and_labelled(small: tuple) -> None:
         if d["row_number"] and d["expected_outcome"] == "loaded":
             assert d["expected_reason_code"] == ""
         elif d["row_number"]:
-            assert d["file_name"].startswith(("nhs_phb_", "send_")) or d["defect_class"] not in (
-                "invalid_nhs_check_digit", "malformed_postcode", "duplicate_key")  # kept rows in a CLD file
+            assert d["file_name"].startswith("nhs_phb_") or d["defect_class"] not in (
+                "invalid_nhs_check_digit", "malformed_postcode")  # optional identifiers outside nhs_phb
             assert (d["expected_outcome"], d["expected_reason_code"]) == (
                 "quarantined", feeds.ROW_DEFECTS[d["defect_class"]])
     sc_bad_nhs = [(d["file_name"], int(d["row_number"])) for d in labels
@@ -549,6 +610,18 @@ def test_every_defect_class_is_injected_and_labelled(small: tuple) -> None:
     for fn, rn in sc_bad_nhs:
         nhs = _read(out / fn, "cp1252" if _is_cp1252(out / fn) else "utf-8-sig")[rn - 1]["nhs_number"]
         assert nhs.replace(" ", "").startswith("999") and not is_valid_nhs_number(nhs)
+    # In SEN2 a defect is on a whole Person; its row number is the Person's place in the file.
+    for d in labels:
+        if d["row_number"] and d["file_name"].endswith(".xml"):
+            person = sen2_persons(out / d["file_name"])[int(d["row_number"]) - 1]
+            if d["defect_class"] == "malformed_date":
+                assert person["PersonBirthDate"][5:7] == "02" and int(person["PersonBirthDate"][8:]) >= 30
+            elif d["defect_class"] == "future_birth_date":
+                assert person["PersonBirthDate"] > NIGHT
+            elif d["defect_class"] == "unknown_pb_flag":
+                assert person["plans"][0]["PB"] == "Y"
+            elif d["defect_class"] == "invalid_upn_check_letter":
+                assert len(person["UPN"]) == 13 and not is_valid_upn(person["UPN"])
     files = {d["defect_class"]: d for d in labels if not d["row_number"]}
     assert set(files) == set(feeds.FILE_DEFECTS_REJECTED) | set(feeds.FILE_VARIANTS_ACCEPTED)
     for cls, code in feeds.FILE_DEFECTS_REJECTED.items():
@@ -578,25 +651,42 @@ def test_file_level_defects_are_what_they_claim(small: tuple) -> None:
         raw["windows_1252"].decode("utf-8")
     assert raw["utf8_bom"].startswith(b"\xef\xbb\xbf") and not raw["crlf"].startswith(b"\xef\xbb\xbf")
     lines = raw["crlf"].split(b"\n")
-    assert lines[-1] == b"" and all(line.endswith(b"\r") for line in lines[:-1]) and len(lines) > 2
+    assert lines[-1] == b"" and all(line.endswith(b"\r") for line in lines[:-1]) and len(lines) >= 2
     assert b"\r" not in raw["utf8_bom"]
     assert raw["empty_file"] == b""
-    hdr = raw["header_only"].decode()
-    assert hdr.endswith("\n") and hdr.count("\n") == 1 and len(hdr) > 20
     t = raw["truncated_last_line"].decode()
     assert not t.endswith("\n")
     feed = feeds.FEEDS[f["truncated_last_line"].name.split("_2026")[0].rsplit("_", 1)[0]]
     assert len(next(csv.reader([t.rsplit("\n", 1)[1]]))) < len(feed.columns)
     assert next(csv.reader([raw["extra_column"].decode().split("\n")[0]]))[-1] == "Notes"
     miss_feed = feeds.FEEDS[f["missing_column"].name.split("_2026")[0].rsplit("_", 1)[0]]
-    assert len(next(csv.reader([raw["missing_column"].decode().split("\n")[0]]))) == len(miss_feed.columns) - 1
+    header = next(csv.reader([raw["missing_column"].decode().split("\n")[0]]))
+    assert len(header) == len(miss_feed.columns) - 1 and set(header) < set(miss_feed.required_raw_columns) | set(
+        miss_feed.columns)
+    assert set(miss_feed.required or miss_feed.columns) - set(header)  # a required column is missing
+    # SEN2 returns the file checks refuse.
+    from defusedxml import DefusedXmlException, ElementTree
+
+    def parse(k: str):
+        return ElementTree.fromstring(raw[k])
+
+    assert parse("header_only").find("Persons/Person") is None
+    assert parse("unknown_element").find("Persons/Person/Notes") is not None
+    assert parse("lea_mismatch").findtext("Header/Source/LEA") != f["lea_mismatch"].name.split("_")[1]
+    for k in ("truncated_xml", "malformed_xml"):
+        with pytest.raises(ElementTree.ParseError):
+            parse(k)
+    assert not raw["truncated_xml"].rstrip().endswith(b"</Message>")
+    with pytest.raises(DefusedXmlException):
+        parse("xml_doctype")
+    assert b"<!DOCTYPE" in raw["xml_doctype"] and b"&ext;" in raw["xml_doctype"]
     wrong = f["wrong_file_name"].name
     assert not any(fd.file_pattern.match(wrong) for fd in feeds.FEEDS.values())
     # Rejected extras are named as real senders' files of the day before; the variants are real tonight files.
-    for cls in ("extra_column", "missing_column", "truncated_last_line", "empty_file", "header_only"):
-        assert f[cls].name.endswith("_20261121.csv")
+    for cls in set(feeds.FILE_DEFECTS_REJECTED) - {"wrong_file_name"}:
+        assert f[cls].name.endswith(("_20261121.csv", "_20261121.xml")), cls
     for cls in feeds.FILE_VARIANTS_ACCEPTED:
-        assert f[cls].name.endswith("_20261122.csv") and s.files[f[cls].name] > 0
+        assert f[cls].name.endswith("_20261122.csv") and s.files[f[cls].name] > 0, cls
 
 
 def test_the_loader_agrees_with_the_truth(fresh_db: str, small: tuple) -> None:
@@ -607,7 +697,8 @@ def test_the_loader_agrees_with_the_truth(fresh_db: str, small: tuple) -> None:
     out, truth, s, _ = small
     results = {}
     for f in sorted(out.iterdir()):
-        feed = next(k for k in ("nhs_phb", "social_care", "send", "national_opt_out") if f.name.startswith(k))
+        feed = next(k for k in ("nhs_phb", "social_care", "send_budget", "send", "national_opt_out")
+                    if f.name.startswith(k))
         results[f.name] = load_file(feed, f)
     labels = _read(truth / "defects.csv")
     expected_rows = {(d["file_name"], int(d["row_number"])): d["expected_reason_code"] for d in labels
@@ -650,7 +741,12 @@ def test_cli_generate(tmp_path: Path) -> None:
     res = runner.invoke(app, ["generate", "--date", NIGHT, "--people", "150", "--out", str(tmp_path / "o"),
                               "--seed", "2", "--defects", "0.01", "--truth", str(tmp_path / "t")])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output.strip().splitlines()[-1])["files"] == 60
+    from ipb import reference
+
+    ref = reference.load()
+    rejected = len(feeds.FILE_DEFECTS_REJECTED)
+    assert json.loads(res.output.strip().splitlines()[-1])["files"] == len(ref.icbs) + 3 * len(
+        ref.organisations) + 1 + rejected
     assert (tmp_path / "t" / "manifest.json").is_file() and (tmp_path / "o" / "nhs_phb_QKS_20261122.csv").is_file()
     res = runner.invoke(app, ["generate", "--date", NIGHT, "--people", "150", "--out", str(tmp_path / "o"),
                               "--truth", str(tmp_path / "o")])

@@ -100,7 +100,7 @@ def inject_pairs(persons: Block, budgets: Block, rate: float, rng: np.random.Gen
     Returns (budgets without the dropped rows, person labels, budget labels)."""
     p_labels = np.full(len(persons), "", dtype=object)
     b_labels = np.full(len(budgets), "", dtype=object)
-    free = budgets.info["hard"] == ""
+    free = (budgets.info["hard"] == "") & ~budgets.info["anchor"]  # an anchor's budget keeps its file non-empty
     picks = {}
     for cls in PAIR_VARIANTS:
         pool = np.flatnonzero(free)

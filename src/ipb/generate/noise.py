@@ -81,6 +81,7 @@ def postcode(r: Rand, p: Params, P: dict[str, np.ndarray], feed: int, optional: 
 def nhs_number(r: Rand, p: Params, P: dict[str, np.ndarray], feed: int, shown: np.ndarray,
                spaced_rate: float) -> np.ndarray:
     nhs = P["nhs"]
+    shown = shown & (nhs != "")  # a person without an NHS number shows none
     out = np.where(shown, nhs, "").astype(object)
     spaced = shown & (r.uniform("n.nhssp", P["idx"], feed) < spaced_rate)
     out[spaced] = [f"{s[:3]} {s[3:6]} {s[6:]}" for s in nhs[spaced]]

@@ -681,7 +681,8 @@ def send(ctx: Ctx, P: dict[str, np.ndarray]) -> tuple[Block, Block]:
     # Personal budget: PB 1 with OA (organised arrangements), DP (a direct payment), or both.
     pb_rate = np.where(group == PHB_SEND, p.pb_share_with_phb,
                        np.where(group == SEND_SC, p.pb_share_with_social_care, p.pb_share_send_only))
-    pb = r.uniform("send.pb", slot, gen) < pb_rate
+    # Anchors hold a personal budget, so every council's budget file has a row (a header-only file is rejected).
+    pb = (r.uniform("send.pb", slot, gen) < pb_rate) | Q["anchor"]
     way = r.choice("send.way", slot, [0.55, 0.35, 0.10], gen)  # OA only, DP only, both
     oa = pb & (way != 1)
     dp = pb & (way != 0)
@@ -797,5 +798,5 @@ def _send_budget(ctx: Ctx, Q: dict[str, np.ndarray], life: Life, plan_dob: np.nd
     }
     labels = hard.row_labels(B, fore, sur, swapped, dob, noise.moved(r, p, B, F_BUDGET), pc)
     info = {"start": lf.start, "dob": dob, "plan_row": ix, "plan_key": plan_key[ix], "edu": edu, "sc": sce,
-            "dp": dpc, "hard": labels}
+            "dp": dpc, "hard": labels, "anchor": B["anchor"]}
     return Block(feeds.SEND_BUDGET, cols, B["council"], slot, key, info)
