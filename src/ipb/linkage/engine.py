@@ -155,13 +155,15 @@ def link(con: duckdb.DuckDBPyConnection, model: Model) -> LinkageResult:
         if not forename_ok:
             continue  # never a link or a review without forename evidence (twins; birth date and postcode alone)
         linkable = surname_ok and w >= model.link_threshold
-        if ul == ur:  # a profile against itself: its atoms join its head
+        if ul == ur:  # a profile against itself: each atom joins its head, else the first earlier atom it may
+            earlier = [heads[ul]]
             for atom in members.get(ul, []):
                 if not linkable:
                     review.append(("no_surname_evidence" if not surname_ok else "between_thresholds", w,
                                    heads[ul], atom))
-                elif not accept(atom, heads[ul], _SPLINK, w):
+                elif not any(accept(atom, other, _SPLINK, w) for other in earlier):
                     review.append(("guard", w, heads[ul], atom))
+                earlier.append(atom)
             continue
         if linkable:
             if not accept(heads[ul], heads[ur], _SPLINK, w):
