@@ -390,7 +390,7 @@ def social_care(ctx: Ctx, P: dict[str, np.ndarray]) -> Block:
     n_other = (v < 0.50).astype(np.int64) + (v < 0.15)
     # A hard case: clients with many events (20-40 rows), on slots of their own above every ordinary slot.
     many = ~carer & ~Q["anchor"] & (r.uniform("hc.many", pid) < p.many_events)
-    n_many = np.where(many, r.integers("hc.nmany", pid, 26, 50), 0)
+    n_many = np.where(many, r.integers("hc.nmany", pid, 24, 42), 0)  # about 80% of them show: 20-40 rows
     n_slots = n_serv + n_other + n_many
     owner = np.repeat(np.arange(len(pid)), n_slots)
     first = np.repeat(np.cumsum(n_slots) - n_slots, n_slots)
