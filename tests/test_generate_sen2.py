@@ -101,6 +101,35 @@ def test_sen2_returns_are_what_councils_export(world: tuple[Path, Path]) -> None
 
 
 @pytest.mark.fast
+def test_sen2_elements_are_those_of_the_return_the_header_names(world: tuple[Path, Path]) -> None:
+    """Every element path in a generated return is in the contract's element set for its Year (a variant spelling
+    counts), so a clean night never trips the loader's drift check."""
+    from defusedxml import ElementTree
+
+    from ipb import contract
+
+    allowed: dict[str, set[str]] = defaultdict(set)
+    with (contract.contract_dir() / "sen2_elements.csv").open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            for name in [r["element"], *(v for v in r["variants"].split("|") if v)]:
+                allowed[r["release"]].add(f"{r['module']}/{name}".lstrip("/"))
+
+    def paths(el, pre: str = ""):
+        here = f"{pre}/{el.tag}".lstrip("/")
+        yield here
+        for child in el:
+            yield from paths(child, here)
+
+    years = Counter()
+    for f in _tonight(world[0], feeds.SEND):
+        root = ElementTree.parse(f).getroot()
+        year = root.findtext("Header/CollectionDetails/Year")
+        years[year] += 1
+        assert set(paths(root)) <= allowed[year], (f.name, set(paths(root)) - allowed[year])
+    assert years["2024"] and years["2025"]
+
+
+@pytest.mark.fast
 def test_budget_rows_join_their_plans_and_add_up(defect_night: tuple[Path, Path]) -> None:
     out, truth = defect_night
     records = _records(truth)

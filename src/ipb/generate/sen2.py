@@ -200,6 +200,7 @@ def requests(pl: Plan, styles: tuple[Sen2Style, ...], sender: np.ndarray) -> np.
     setting = np.array([s.sen_setting for s in styles], dtype=object)[sender]
     words = np.array([s.bool_words for s in styles], dtype=bool)[sender]
     unordered = np.array([s.needs_unordered for s in styles], dtype=bool)[sender]
+    v13 = np.array([s.year == 2025 for s in styles], dtype=bool)[sender]  # RequestSource is new in v1.3
 
     def flag(b: np.ndarray) -> np.ndarray:
         return np.where(words, np.where(b, "true", "false"), np.where(b, "1", "0")).astype(object)
@@ -213,13 +214,13 @@ def requests(pl: Plan, styles: tuple[Sen2Style, ...], sender: np.ndarray) -> np.
     p: list[Piece] = [
         *const(6, "<Requests>", pl.prior),
         *el(8, "ReceivedDate", iso(np.maximum(pl.prior_received, 0)), pl.prior),
-        *el(8, "RequestSource", pl.source, pl.prior),
+        *el(8, "RequestSource", pl.source, pl.prior & v13),
         *el(8, "RequestOutcome", np.full(n, "B", dtype=object), pl.prior),
         *el(8, "RequestOutcomeDate", iso(np.maximum(pl.prior_outcome_date, 0)), pl.prior),
         *const(6, "</Requests>", pl.prior),
         *const(6, "<Requests>"),
         *el(8, "ReceivedDate", iso(pl.received)),
-        *el(8, "RequestSource", pl.source),
+        *el(8, "RequestSource", pl.source, v13),
         *el(8, "RequestOutcome", a),
         *el(8, "RequestOutcomeDate", iso(pl.outcome_date)),
         *const(8, "<Assessment>"),
