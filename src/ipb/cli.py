@@ -169,6 +169,7 @@ app.command("report")(report)
 
 
 app.command("linkage-quality")(__import__("ipb.transform.cli", fromlist=["cli"]).linkage_quality)
+app.add_typer(__import__("ipb.linkage.cli", fromlist=["app"]).app, name="linkage")
 
 
 def main() -> None:  # pragma: no cover - console entry
