@@ -66,10 +66,10 @@ ROW_CASES = [
     ("social_care", "886", {"Delivery_Mechanism": "Cash"}, "invalid_code"),
     ("social_care", "886", {"Unit_Cost": ""}, "missing_required"),
     ("social_care", "886", {"LA_Code": "850"}, "sender_mismatch"),
-    ("send", "886", {"PersonBirthDate": "1990-01-01"}, "age_out_of_range"),
-    ("send", "886", {"PB": "0", "OA": "0", "DP": "0", "SocialCareElementGBP": ""}, "pb_flags_inconsistent"),
-    ("send", "886", {"PB": "1", "OA": "0", "DP": "0"}, "pb_flags_inconsistent"),
-    ("send", "886", {"Sex": "1"}, "invalid_code"),
+    ("send_budget", "886", {"PersonBirthDate": "1990-01-01"}, "age_out_of_range"),
+    ("send_budget", "886", {"EducationElementGBP": "", "SocialCareElementGBP": ""}, "missing_amounts"),
+    ("send_budget", "886", {"DirectPaymentGBP": "7500.01"}, "direct_payment_exceeds_total"),
+    ("send_budget", "886", {"Sex": "1"}, "invalid_code"),
 ]
 
 
@@ -94,8 +94,8 @@ def test_row_rule_quarantines_only_the_bad_row(fresh_db: str, tmp_path: Path, fe
 
 
 def test_valid_upn_and_blank_optional_identifiers_load(fresh_db: str, tmp_path: Path) -> None:
-    result = _load_rows(tmp_path, "send", [fr.send(1, UPN="H801200001001"),
-                                           fr.send(2, NHSNumber=fr.nhs_number(99))], "886")
+    result = _load_rows(tmp_path, "send_budget", [fr.send_budget(1, UPN="H801200001001"),
+                                                  fr.send_budget(2, NHSNumber=fr.nhs_number(99))], "886")
     # H801200001001: weights 2..13 over the 12 digits sum to 53; 53 mod 23 = 7 -> H.
     assert result.rows_quarantined == 0, result.quarantine_reasons
 
@@ -152,8 +152,9 @@ def test_file_level_rejections(fresh_db: str, tmp_path: Path) -> None:
 
 
 def test_extra_column_rejection_names_the_column(fresh_db: str, tmp_path: Path) -> None:
-    cols = list(fr.feeds.FEEDS["send"].columns) + ["Shoe"]
-    result = _reject(tmp_path, "send", "send_886_20261122.csv", fr.csv_text("send", [fr.send(1)], cols).encode())
+    cols = list(fr.feeds.FEEDS["send_budget"].columns) + ["Shoe"]
+    result = _reject(tmp_path, "send_budget", "send_budget_886_20261122.csv",
+                     fr.csv_text("send_budget", [fr.send_budget(1)], cols).encode())
     assert result.reason_code == "extra_columns" and "'Shoe'" in (result.reason or "")
 
 
@@ -187,12 +188,13 @@ def test_malformed_row_quarantined_good_rows_kept(fresh_db: str, tmp_path: Path)
 
 
 def test_same_file_twice_is_a_duplicate_and_changes_nothing(fresh_db: str, tmp_path: Path) -> None:
-    path = fr.write(tmp_path, f"send_886_{NIGHT}.csv", fr.csv_text("send", [fr.send(1), fr.send(2)]))
-    first = load_file("send", path)
-    second = load_file("send", path)
+    path = fr.write(tmp_path, f"send_budget_886_{NIGHT}.csv",
+                    fr.csv_text("send_budget", [fr.send_budget(1), fr.send_budget(2)]))
+    first = load_file("send_budget", path)
+    second = load_file("send_budget", path)
     assert first.status == "loaded" and second.status == "duplicate"
     with psycopg.connect(fresh_db) as conn:
-        assert conn.execute("select count(*) from raw.send").fetchone()[0] == 2
+        assert conn.execute("select count(*) from raw.send_budget").fetchone()[0] == 2
         statuses = conn.execute("select status from audit.batches order by batch_id").fetchall()
     assert statuses == [("loaded",), ("duplicate",)]
 
@@ -260,10 +262,11 @@ def test_next_snapshot_checks_new_and_changed_rows_and_reuses_unchanged_ones(fre
 def test_two_files_for_one_sender_same_night(fresh_db: str, tmp_path: Path) -> None:
     day1 = tmp_path / "a"
     day1.mkdir()
-    first = _load_rows(day1, "send", [fr.send(1)], "886", "20261121")
-    second = _load_rows(tmp_path, "send", [fr.send(1), fr.send(2)], "886", "20261122")
+    first = _load_rows(day1, "send_budget", [fr.send_budget(1)], "886", "20261121")
+    second = _load_rows(tmp_path, "send_budget", [fr.send_budget(1), fr.send_budget(2)], "886", "20261122")
     with psycopg.connect(fresh_db) as conn:
-        current = conn.execute("select batch_id from audit.current_batches where feed = 'send'").fetchone()[0]
+        current = conn.execute("select batch_id from audit.current_batches where feed = 'send_budget'"
+                               ).fetchone()[0]
         accounting = conn.execute("select bool_and(rows_in_file = rows_loaded + rows_quarantined) "
                                   "from audit.batches").fetchone()[0]
     assert current == second.batch_id != first.batch_id and accounting
@@ -298,11 +301,11 @@ def test_opt_out_list_loads_and_quarantines_invalid_numbers(fresh_db: str, tmp_p
 @pytest.mark.parametrize(("feed", "sender", "change"), [
     ("social_care", "886", {"NHS_Number": "1234567890"}),
     ("social_care", "886", {"Postcode": "NOT A PC"}),
-    ("send", "886", {"UPN": "B123456789012"}),
-    ("send", "886", {"UniqueLearnerNumber": "12345"}),
-    ("send", "886", {"NHSNumber": "1234567890"}),
-    ("send", "886", {"PostCode": "NOT A PC"}),
-], ids=["cld-nhs", "cld-postcode", "send-upn", "send-uln", "send-nhs", "send-postcode"])
+    ("send_budget", "886", {"UPN": "B123456789012"}),
+    ("send_budget", "886", {"UniqueLearnerNumber": "12345"}),
+    ("send_budget", "886", {"NHSNumber": "1234567890"}),
+    ("send_budget", "886", {"PostCode": "NOT A PC"}),
+], ids=["cld-nhs", "cld-postcode", "budget-upn", "budget-uln", "budget-nhs", "budget-postcode"])
 def test_an_invalid_optional_identifier_costs_only_itself(fresh_db: str, tmp_path: Path, feed: str, sender: str,
                                                           change: dict) -> None:
     """FEEDS.md identifier rules: the row is kept; staging treats the identifier as absent and the gate counts it."""

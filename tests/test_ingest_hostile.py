@@ -89,7 +89,7 @@ def test_every_entry_of_a_night_is_accounted_for_and_misnamed_names_are_withheld
     for name in misnamed:
         (night / name).write_text(good)
     (night / "subfolder").mkdir()
-    os.mkfifo(night / f"send_886_{NIGHT}.csv")  # a FIFO would block a naive reader for ever
+    os.mkfifo(night / f"send_886_{NIGHT}.xml")  # a FIFO would block a naive reader for ever
     refs = {feed: files_for_feed(feed, "2026-11-22", str(night))
             for feed in ("nhs_phb", "social_care", "send")}
     assert sum(len(r) for r in refs.values()) == len(os.listdir(night))  # each entry is claimed by one DAG
