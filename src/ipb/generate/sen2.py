@@ -103,15 +103,27 @@ def el(pad: int, name: str, values: np.ndarray, present: np.ndarray | None = Non
     """`<name>value</name>` per row, indented; left out where not present."""
     if present is None:
         return [" " * pad + f"<{name}>", np.asarray(values, dtype=object), f"</{name}>\n"]
-    frag = (" " * pad + f"<{name}>") + np.asarray(values, dtype=object) + f"</{name}>\n"
-    return [np.where(present, frag, "").astype(object)]
+    out = np.full(len(present), "", dtype=object)
+    k = np.flatnonzero(present)  # most optional elements are rare: build only the present ones
+    out[k] = (" " * pad + f"<{name}>") + np.asarray(values, dtype=object)[k] + f"</{name}>\n"
+    return [out]
+
+
+def el_date(pad: int, name: str, days: np.ndarray, present: np.ndarray) -> list[Piece]:
+    """An optional date element: ISO text only for the rows that have it."""
+    out = np.full(len(present), "", dtype=object)
+    k = np.flatnonzero(present)
+    out[k] = (" " * pad + f"<{name}>") + dates.iso(days[k]) + f"</{name}>\n"
+    return [out]
 
 
 def el_named(pad: int, names: np.ndarray, values: np.ndarray, present: np.ndarray | None = None) -> list[Piece]:
     """As el, with a per-row element name (a sender's variant spelling)."""
-    pre = " " * pad + "<" + names.astype(object) + ">"
-    frag = pre + np.asarray(values, dtype=object) + ("</" + names.astype(object) + ">\n")
-    return [frag if present is None else np.where(present, frag, "").astype(object)]
+    k = np.arange(len(names)) if present is None else np.flatnonzero(present)
+    out = np.full(len(names), "", dtype=object)
+    nm = names.astype(object)[k]
+    out[k] = " " * pad + "<" + nm + ">" + np.asarray(values, dtype=object)[k] + ("</" + nm + ">\n")
+    return [out]
 
 
 def const(pad: int, text: str, present: np.ndarray | None = None) -> list[Piece]:
@@ -213,10 +225,10 @@ def requests(pl: Plan, styles: tuple[Sen2Style, ...], sender: np.ndarray) -> np.
     a = np.full(n, "A", dtype=object)
     p: list[Piece] = [
         *const(6, "<Requests>", pl.prior),
-        *el(8, "ReceivedDate", iso(np.maximum(pl.prior_received, 0)), pl.prior),
+        *el_date(8, "ReceivedDate", pl.prior_received, pl.prior),
         *el(8, "RequestSource", pl.source, pl.prior & v13),
         *el(8, "RequestOutcome", np.full(n, "B", dtype=object), pl.prior),
-        *el(8, "RequestOutcomeDate", iso(np.maximum(pl.prior_outcome_date, 0)), pl.prior),
+        *el_date(8, "RequestOutcomeDate", pl.prior_outcome_date, pl.prior),
         *const(6, "</Requests>", pl.prior),
         *const(6, "<Requests>"),
         *el(8, "ReceivedDate", iso(pl.received)),
@@ -236,7 +248,7 @@ def requests(pl: Plan, styles: tuple[Sen2Style, ...], sender: np.ndarray) -> np.
         *el(12, "PB", flag(pl.pb)),
         *el(12, "OA", flag(pl.oa)),
         *el(12, "DP", pl.dp),
-        *el(12, "CeaseDate", iso(np.maximum(pl.cease, 0)), ceased),
+        *el_date(12, "CeaseDate", pl.cease, ceased),
         *el(12, "CeaseReason", pl.cease_reason, ceased),
         *const(12, "<PlanDetail>"),
         *el(14, "URN", pl.urn, ~no_urn),
@@ -253,9 +265,9 @@ def requests(pl: Plan, styles: tuple[Sen2Style, ...], sender: np.ndarray) -> np.
         *const(8, "</Assessment>"),
         *const(8, "<ActivePlans>", pl.active),
         *el(10, "TransferLA", pl.transfer_la, pl.active & (pl.transfer_la != "")),
-        *el(10, "ReviewMeeting", iso(np.maximum(pl.review, 0)), pl.active & has_review),
+        *el_date(10, "ReviewMeeting", pl.review, pl.active & has_review),
         *el(10, "ReviewOutcome", pl.review_outcome, pl.active & has_review),
-        *el(10, "LastReview", iso(np.maximum(pl.last_review, 0)), pl.active & has_review),
+        *el_date(10, "LastReview", pl.last_review, pl.active & has_review),
         *const(10, "<PlacementDetail>", pl.active),
         *el(12, "URN", pl.urn, pl.active & ~no_urn),
         *el(12, "UKPRN", pl.ukprn, pl.active & ~no_urn),
