@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 
@@ -114,7 +114,7 @@ class Element:
     confirmed: bool
     source: str
 
-    @property
+    @cached_property  # read for every element of every file
     def path(self) -> str:
         return f"{self.module}/{self.name}" if self.module else self.name
 

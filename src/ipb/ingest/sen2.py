@@ -158,6 +158,13 @@ class Sen2Reader:
     def persons(self) -> Iterator[PersonRecord]:
         parser = DefusedXMLParser(target=self, forbid_dtd=True, forbid_entities=True, forbid_external=True)
         self._parser = parser
+        # Element events straight from expat to this reader (ElementTree's per-event name fixing and attribute
+        # dictionaries are not needed: names are matched as they are, attributes ignored). defusedxml's refusals
+        # of DTDs, entity declarations and external references are other handlers and stay in place.
+        expat_parser = parser.parser
+        expat_parser.StartElementHandler = self.start
+        expat_parser.EndElementHandler = self.end
+        expat_parser.CharacterDataHandler = self.data
         at_end = False
         read = 0
         try:
