@@ -155,7 +155,7 @@ def test_ipb_load_send_reads_the_xml(fresh_db: str, tmp_path: Path) -> None:
 
     out = CliRunner().invoke(app, ["load", "send", str(_copy(tmp_path, SEN2 / "send_886_20261123.xml"))])
     assert out.exit_code == 0, out.output
-    assert "rows in file" in out.output and "14" in out.output and "invalid_code" in out.output
+    assert "persons in file" in out.output and "14" in out.output and "invalid_code" in out.output
     _no_secret(out.output)
 
 

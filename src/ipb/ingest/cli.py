@@ -14,10 +14,12 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def load(
-    feed: str = typer.Argument(..., help="nhs_phb, social_care, send or national_opt_out"),
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="the landed CSV file"),
+    feed: str = typer.Argument(..., help="nhs_phb, social_care, send, send_budget or national_opt_out"),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
+                                help="the landed file: CSV, or the SEN2 XML return for send"),
 ) -> None:
-    """Load one file into raw. Exit 0 when accepted (even with quarantined rows), 1 when the file is rejected."""
+    """Load one file into raw. Exit 0 when accepted (even with quarantined rows or persons), 1 when the file is
+    rejected."""
     from ipb import config, feeds
     from ipb.ingest import load_file
 
@@ -34,9 +36,11 @@ def load(
         err.print(f"rejected {result.file_name}: {result.reason_code}: {result.reason}", markup=False)
         raise typer.Exit(1)
     table = Table(title=escape(f"{result.file_name}: {result.status} (batch {result.batch_id})"), show_header=False)
-    table.add_row("rows in file", str(result.rows_in_file))
-    table.add_row("rows loaded", str(result.rows_loaded))
-    table.add_row("rows quarantined", str(result.rows_quarantined))
+    # SEN2's unit is a Person element (one raw row each).
+    unit = "persons" if feed == "send" else "rows"
+    table.add_row(f"{unit} in file", str(result.rows_in_file))
+    table.add_row(f"{unit} loaded", str(result.rows_loaded))
+    table.add_row(f"{unit} quarantined", str(result.rows_quarantined))
     if result.rows_set_aside:
         table.add_row("of loaded, set aside (not Service events)", str(result.rows_set_aside))
     for code, n in result.quarantine_reasons.items():
