@@ -13,7 +13,7 @@ import pytest
 
 from ipb import db
 from ipb.ingest import load_file, rules
-from ipb.transform import run_dbt
+from ipb.orchestration.build import run_build
 from tests import feedrows as fr
 
 NIGHT = "20261122"
@@ -23,7 +23,7 @@ MACROS = Path(__file__).resolve().parents[1] / "dbt_project" / "macros"
 STAGING_MODELS = {
     "nhs_phb": STAGING / "nhs_phb" / "stg_nhs_phb__budgets.sql",
     "social_care": STAGING / "social_care" / "stg_social_care__events.sql",
-    "send": STAGING / "send" / "stg_send__ehc_plans.sql",
+    "send_budget": STAGING / "send_budget" / "stg_send_budget__budgets.sql",
 }
 
 # (feed, sender, rows, expected reasons of the quarantined rows by row number). Each bad row breaks one type range;
@@ -49,11 +49,11 @@ FILES = [
         fr.social_care(8, Event_End_Date="1899-12-31"),
     ], {2: "units_out_of_range", 3: "amount_out_of_range", 5: "weekly_cost_out_of_range", 7: "units_out_of_range",
         8: "date_out_of_range"}),
-    ("send", "886", [
-        fr.send(1, EducationElementGBP="9999999.99", PB=" 1 "),
-        fr.send(2, EducationElementGBP="99999999999.99"),
-        fr.send(3, LastUpdated="2024-01-01 BC"),
-        fr.send(4, BudgetEndDate="99999-01-01"),  # not a 4-digit year: not a date at all
+    ("send_budget", "886", [
+        fr.send_budget(1, EducationElementGBP="9999999.99", SocialCareElementGBP=" 0 ", DirectPaymentGBP="9999999.99"),
+        fr.send_budget(2, EducationElementGBP="99999999999.99"),
+        fr.send_budget(3, LastUpdated="2024-01-01 BC"),
+        fr.send_budget(4, BudgetEndDate="99999-01-01"),  # not a 4-digit year: not a date at all
     ], {2: "amount_out_of_range", 3: "timestamp_out_of_range", 4: "invalid_date"}),
 ]
 
@@ -85,7 +85,7 @@ def test_out_of_range_rows_are_quarantined_and_the_build_succeeds(
     assert opt_out.rows_loaded == 1
 
     # The real build over what loaded: staging casts every value, the marts' contracts hold the sums.
-    result = run_dbt(["build"])
+    result = run_build()
     failures = [f"{r.node.name}: {r.status}" for r in (getattr(result.result, "results", None) or [])
                 if str(r.status) in ("error", "fail", "runtime error")]
     assert result.success, (result.exception, failures)
@@ -96,22 +96,23 @@ def test_out_of_range_rows_are_quarantined_and_the_build_succeeds(
             "select max(notional_gbp), max(end_date), min(birth_date) from restricted.stg_nhs_phb__budgets").fetchone()
         units = conn.execute("select max(planned_units_per_week), max(annual_gbp) "
                              "from restricted.stg_social_care__events").fetchone()
-        flags = conn.execute("select pb, education_element_gbp from restricted.stg_send__ehc_plans").fetchall()
+        budgets = conn.execute("select education_element_gbp, direct_payment_gbp"
+                               " from restricted.stg_send_budget__budgets").fetchall()
         fct = conn.execute("select max(total_annual_gbp) from build_marts.fct_integrated_personal_budget").fetchone()
         types = dict(conn.execute(
             "select attname, format_type(atttypid, atttypmod) from pg_attribute where attnum > 0 and attrelid in"
-            " ('restricted.stg_send__ehc_plans'::regclass, 'restricted.stg_social_care__events'::regclass) and"
-            " attname in ('education_element_gbp', 'planned_units_per_week', 'pb', 'birth_date', 'last_updated_at')"
+            " ('restricted.stg_send_budget__budgets'::regclass, 'restricted.stg_social_care__events'::regclass) and"
+            " attname in ('education_element_gbp', 'planned_units_per_week', 'birth_date', 'last_updated_at')"
             " and not (attname = 'birth_date' and attrelid = 'restricted.stg_social_care__events'::regclass)"
         ).fetchall())
     assert staged == loaded
     assert [str(a) for a in amounts] == ["9999999.99", "9999-12-31", "1900-01-01"]
     assert [str(u) for u in units] == ["1000.00", "521799999.48"]  # 9999999.99 a week x 52.18
-    assert flags == [(1, Decimal("9999999.99"))]
+    assert budgets == [(Decimal("9999999.99"), Decimal("9999999.99"))]
     assert fct[0] >= Decimal("521799999.48")
     # The staging columns keep the types the macros name (the marts' unit tests rely on them).
     assert types == {"education_element_gbp": "numeric(12,2)", "planned_units_per_week": "numeric(10,2)",
-                     "pb": "integer", "birth_date": "date", "last_updated_at": "timestamp with time zone"}
+                     "birth_date": "date", "last_updated_at": "timestamp with time zone"}
 
 
 def _macro_casts() -> dict[str, tuple[str, str]]:
@@ -183,5 +184,3 @@ def test_staging_casts_only_through_the_loaders_functions() -> None:
                 assert f"{function}({args}) as {col}__{suffix}" in typed
                 used = re.findall(rf"\{{\{{ (typed_\w+)\('(?:source\.)?{col}'\) \}}\}}", code)
                 assert used and all(macros[m][0] == function for m in used), (path.name, col, function, used)
-        for col in ("pb", "oa", "dp") if feed == "send" else ():
-            assert f"{{{{ typed_flag('{col}') }}}}" in code and macros["typed_flag"][0] == "util.to_flag"
