@@ -369,3 +369,48 @@ def test_send_budget_loads_good_rows_and_keeps_invalid_optional_identifiers(budg
 def test_send_budget_rule(budgets, row: int, code: str) -> None:
     _, _, reasons = budgets
     assert reasons.get(row) == code
+
+
+def test_a_load_killed_mid_copy_leaves_nothing_and_the_rerun_loads_it_all(fresh_db: str, tmp_path: Path) -> None:
+    """IG.md promise 5 for the XML path: the batch row, the persons and the quarantined persons are one
+    transaction, so SIGKILL while the persons stream into raw.send leaves no trace, and the rerun is a clean load."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    persons = 20_000
+    path = tmp_path / "send_886_20261122.xml"
+    with path.open("w") as fh:
+        fh.write(_return("").split("</Persons>")[0])
+        for i in range(persons):
+            fh.write(_person(i, forename="" if i == 7 else "Sam"))  # one quarantined person too
+        fh.write("</Persons></Message>\n")
+    db.bootstrap()
+    code = f"from ipb.ingest import load_file; load_file('send', {str(path)!r})"
+    proc = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())
+    killed = False
+    deadline = time.monotonic() + 120
+    with psycopg.connect(fresh_db, autocommit=True) as watch:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if watch.execute("select count(*) from pg_stat_activity where datname = current_database()"
+                             " and state = 'active' and query ilike 'copy \"raw\".\"send\"%'").fetchone()[0]:
+                time.sleep(0.3)  # some persons are on their way
+                proc.send_signal(signal.SIGKILL)
+                killed = True
+                break
+            time.sleep(0.005)
+    proc.wait(timeout=60)
+    assert killed, "the load finished before its COPY was seen; make the file bigger"
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        for _ in range(200):
+            if not conn.execute("select count(*) from pg_stat_activity where datname = current_database()"
+                                " and pid <> pg_backend_pid() and backend_type = 'client backend'").fetchone()[0]:
+                break
+            time.sleep(0.05)
+        left = conn.execute("select (select count(*) from raw.send), (select count(*) from quarantine.rows),"
+                            " (select count(*) from audit.batches)").fetchone()
+    assert left == (0, 0, 0)
+    rerun = load_file("send", path)
+    assert (rerun.status, rerun.rows_in_file, rerun.rows_loaded, rerun.quarantine_reasons) == (
+        "loaded", persons, persons - 1, {"missing_value": 1})
