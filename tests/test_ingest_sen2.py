@@ -414,3 +414,28 @@ def test_a_load_killed_mid_copy_leaves_nothing_and_the_rerun_loads_it_all(fresh_
     rerun = load_file("send", path)
     assert (rerun.status, rerun.rows_in_file, rerun.rows_loaded, rerun.quarantine_reasons) == (
         "loaded", persons, persons - 1, {"missing_value": 1})
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("release", ["2025", "2024"])
+def test_the_element_set_is_consistent_with_raw_send_and_the_code_lists(release: str) -> None:
+    from ipb import contract, feeds
+    from ipb.ingest.sen2 import element_set
+
+    elements = contract.sen2_elements(release)
+    modules = {e.path for e in elements if e.kind == "module"}
+    assert all(e.module in modules or e.module == "" for e in elements), "an element's module is not listed"
+    for e in elements:
+        if e.code_list:
+            assert contract.codes(e.code_list), e.code_list
+        assert e.kind in {"module", "date", "code", "flag", "rank", "name", "postcode", "upn", "uln", "sender_code",
+                          "text", "integer", "datetime"}, e
+        assert e.on_unknown in ({""} if e.kind == "module" else {"quarantine", "keep", "reject"}), e
+    shapes = element_set(release).shapes
+    person = {contract.normalise(n) for n, is_module in shapes["Message/Persons/Person"] if not is_module}
+    assert person | {"lea", "requests"} == set(feeds.SEND.raw_columns)
+    kept = {m.rsplit("/", 1)[-1]: [n for n, _ in items] for m, items in shapes.items()}
+    assert kept["NamedPlan"] == ["StartDate", "PlanRes", "PlanWBP", "PB", "OA", "DP", "CeaseDate", "CeaseReason"]
+    assert kept["SENneed"] == ["SENtype", "SENtypeRank"]
+    assert "Ethnicity" not in kept["Person"] and "PlanDetail" not in kept["NamedPlan"]
+    assert ("RequestSource" in kept["Requests"]) is (release == "2025")
