@@ -550,7 +550,8 @@ from totals as t
 union all
 select 'pairs awaiting review (all senders)', t.review, 'at most {max_review}', t.review > {max_review}
 from totals as t"""
-    return f"{bands}\nunion all\n{_when_exists(VALIDATION_VIEWS['linkage_pairs'], pairs)}"
+    # Both from tonight's linkage validation (a warehouse built before it has neither table nor weight bands).
+    return _when_exists(VALIDATION_VIEWS["linkage_pairs"], f"{bands}\nunion all\nselect * from ({pairs}) as pairs")
 
 
 def components_have_people(r: dict) -> str:
