@@ -537,8 +537,8 @@ from {VALIDATION_VIEWS['linkage']} where link_rule = 'splink' group by weight_ba
     from {VALIDATION_VIEWS['linkage_pairs']} group by measure, feed, sender_code, reason
 ),
 totals as (
-    select coalesce(sum(pairs) filter (where measure = 'identity_conflict'), 0) as conflicts,
-        coalesce(sum(pairs) filter (where measure = 'review'), 0) as review
+    select coalesce(sum(pairs) filter (where measure = 'identity_conflict'), 0)::bigint as conflicts,
+        coalesce(sum(pairs) filter (where measure = 'review'), 0)::bigint as review
     from {VALIDATION_VIEWS['linkage_pairs']}
 )
 select measure || ' ' || feed || '/' || coalesce(sender_code, '?') || ': ' || reason as location, pairs as n,
