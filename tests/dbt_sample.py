@@ -54,10 +54,14 @@ def _social_care() -> list[dict[str, str]]:
                        Planned_units_per_week=""),
         fr.social_care(4, NHS_Number=N[1], LA_Person_Unique_Identifier="KCC1", Date_of_Birth="1950-02-03",
                        Gender="2", Delivery_Mechanism="CASSR commissioned support"),
-        fr.social_care(5, NHS_Number="", LA_Person_Unique_Identifier="KCC5", Date_of_Birth="1940-12-24",
+        # P5's council sends names (CLD First/Last Name): with birth date and postcode they link her; birth date
+        # and postcode alone never would (FEEDS.md, Linkage)
+        fr.social_care(5, NHS_Number="", LA_Person_Unique_Identifier="KCC5", First_Name="Joan", Last_Name="Baker",
+                       Date_of_Birth="1940-12-24",
                        Gender="2", Postcode="TN231AA", Unit_Cost="150", Cost_Frequency_Unit_Type="Weekly",
                        Planned_units_per_week=""),
-        fr.social_care(6, NHS_Number="", LA_Person_Unique_Identifier="KCC5", Date_of_Birth="1940-12-24",
+        fr.social_care(6, NHS_Number="", LA_Person_Unique_Identifier="KCC5", First_Name="Joan", Last_Name="Baker",
+                       Date_of_Birth="1940-12-24",
                        Gender="2", Postcode="TN23 1AA", Unit_Cost="400", Cost_Frequency_Unit_Type="One-off",
                        Planned_units_per_week=""),
         # P8: social care only

@@ -21,7 +21,7 @@ from ipb.ingest import load_file
 from ipb.orchestration.build import run_build
 
 NIGHT = "2026-11-22"
-FEED = re.compile(r"^(nhs_phb|social_care|send|national_opt_out)_")
+FEED = re.compile(r"^(nhs_phb|social_care|send_budget|send|national_opt_out)_")
 WEEKS = Decimal("52.18")
 PER_WEEK = {"Hourly": None, "Daily": None, "Per session": None, "Weekly": Decimal(1), "Fortnightly": Decimal("0.5"),
             "4-weekly": Decimal("0.25")}

@@ -98,29 +98,35 @@ def test_dbt_build_passes(night: dict) -> None:
     assert {"fct_integrated_personal_budget", "rpt_phb_quarterly", "opt_out_exclusions"} <= names
 
 
+def _truth_key(feed: str, record_id: str, row_number: int) -> str:
+    """The sample's key of a record: SEN2 persons have none of their own, so theirs is their place in the file."""
+    return f"Person {row_number}" if feed == "send" else record_id.rsplit(":", 1)[1]
+
+
 def test_every_record_one_person_and_links_match_truth(night: dict) -> None:
     url = night["url"]
-    index = _rows(url, "select record_id, person_seq, link_rule from restricted.int_person_index")
+    index = _rows(url, "select i.record_id, i.person_seq, i.link_rule, r.feed, r.source_row_number"
+                       " from restricted.int_person_index as i"
+                       " inner join restricted.int_person_records as r using (record_id)")
     raw = _rows(url, "select (select count(*) from raw.nhs_phb) + (select count(*) from raw.social_care)"
-                     " + (select count(*) from raw.send)")[0][0]
+                     " + (select count(*) from raw.send) + (select count(*) from raw.send_budget)")[0][0]
     assert len(index) == raw == len(dbt_sample.TRUTH)
-    feeds = {"nhs_phb": "nhs_phb", "social_care": "social_care", "send": "send"}
     predicted: dict[int, set[str]] = {}
     truth: dict[str, set[str]] = {}
     rules: dict[str, str] = {}
-    for record_id, person, rule in index:
-        feed, _sender, key = record_id.split(":")
-        true_person = dbt_sample.TRUTH[(feeds[feed], key)]
+    for record_id, person, rule, feed, row_number in index:
+        key = _truth_key(feed, record_id, row_number)
+        true_person = dbt_sample.TRUTH[(feed, key)]
         predicted.setdefault(person, set()).add(true_person + "/" + key)
         truth.setdefault(true_person, set()).add(true_person + "/" + key)
         rules[key] = rule
+    # SEN2 persons and their budgets (by UPN, or by demographics when there is none), nicknames and double
+    # surnames, swapped day and month, the right twin and never the other one, named CLD rows: all as the truth.
     assert sorted(map(sorted, predicted.values())) == sorted(map(sorted, truth.values()))
     assert rules["EV00000002"] == "local_id"
-    assert rules["EHC0000002"] == "splink"  # Liz Jones = Elizabeth Smith-Jones
-    assert rules["EHC0000003"] == "splink"  # day and month of birth swapped
-    assert rules["EHC0000006"] == "splink"  # the right twin, never the other one
-    assert rules["PHB000007"] == "unlinked"
-    assert rules["EV00000005"] == "local_id"
+    assert rules["PHB000007"] == "unlinked"  # the other twin
+    assert rules["Person 5"] == "unlinked"  # SEND only, no budget row
+    assert {rules["Person 1"], rules["BUD0000002"]} & {"upn", "splink"}
 
 
 def test_linkage_quality_against_truth_file(night: dict, tmp_path: Path) -> None:
@@ -128,7 +134,8 @@ def test_linkage_quality_against_truth_file(night: dict, tmp_path: Path) -> None
     url = night["url"]
     rows = _rows(url, "select _file_name, _row_number, phb_id from raw.nhs_phb union all "
                       "select _file_name, _row_number, event_reference from raw.social_care union all "
-                      "select _file_name, _row_number, ehcplanid from raw.send")
+                      "select _file_name, _row_number, 'Person ' || _row_number from raw.send union all "
+                      "select _file_name, _row_number, budgetid from raw.send_budget")
     truth_dir = tmp_path / "truth"
     truth_dir.mkdir()
     with (truth_dir / "records.csv").open("w", newline="") as fh:
@@ -150,7 +157,7 @@ def test_linkage_quality_against_truth_file(night: dict, tmp_path: Path) -> None
 
     out = CliRunner().invoke(app, ["linkage-quality", "--truth", str(truth_dir)])
     assert out.exit_code == 0, out.output
-    assert "demo_dob_swap" in out.output and "goal met" in out.output
+    assert "splink" in out.output and "goal met" in out.output
 
 
 def _truth(truth_dir: Path) -> dict[tuple[str, int], str]:
@@ -201,7 +208,7 @@ def test_grants_and_opt_out(night: dict) -> None:
     persons = _rows(url, "select count(distinct person_seq) from restricted.int_person_index")[0][0]
     assert people == persons - 1
     excluded = dict(_rows(url, "select feed, people_excluded from audit.opt_out_exclusions"))
-    assert excluded == {"nhs_phb": 1, "social_care": 0, "send": 0}
+    assert excluded == {"nhs_phb": 1, "social_care": 0, "send": 0, "send_budget": 0}
 
 
 def test_integrated_budgets(night: dict) -> None:
@@ -250,7 +257,7 @@ def test_dbt_docs_task_regenerates_only_when_the_project_changes(
     monkeypatch.setenv("IPB_OUTPUT_DIR", str(tmp_path / "outputs"))
     out = Path(build.dbt_docs()).parent
     generated = (out / "catalog.json").stat().st_mtime_ns
-    assert (out / "index.html").is_file()
+    assert (out / "index.html").is_file() and (out / "static_index.html").is_file()  # one page that opens offline
     assert build.dbt_docs() and (out / "catalog.json").stat().st_mtime_ns == generated  # same project: kept
     (out / build.DOCS_FINGERPRINT).write_text("docs of an older project\n")
     build.dbt_docs()

@@ -30,7 +30,7 @@ from ipb.generate import generate_night
 from ipb.ingest import load_file
 from ipb.orchestration.build import run_build
 
-FEED = re.compile(r"^(nhs_phb|social_care|send|national_opt_out)_")
+FEED = re.compile(r"^(nhs_phb|social_care|send_budget|send|national_opt_out)_")
 NIGHT = "2026-11-22"
 KEY = "disclosure-test-key-5c2f9e41b7a3d860"
 REPORTS = "rpt_phb_quarterly rpt_integrated_budgets_by_area"

@@ -123,7 +123,7 @@ def test_no_identifier_of_the_night_anywhere_a_person_can_read(hostile_night) ->
     places: dict[str, bytes] = {"console": proc.stdout + proc.stderr, "warehouse audit": _readable_database_text(url)}
     settings = config.load()
     for root in (base / "airflow", base / "out", base / "expectations", settings.dbt_project_dir / "target",
-                 settings.dbt_project_dir / "logs"):
+                 settings.dbt_project_dir / "logs", settings.state_dir / "dbt_docs_target"):
         for path in (p for p in root.rglob("*") if p.is_file()):
             places[str(path)] = path.read_bytes()
     assert any("airflow" in p and p.endswith(".db") for p in places), "Airflow's metadata database was not scanned"

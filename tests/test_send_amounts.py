@@ -18,7 +18,7 @@ import pytest
 from ipb import db
 from ipb.generate import generate_night
 from ipb.ingest import load_file
-from ipb.transform import run_dbt
+from ipb.orchestration.build import run_build
 
 NIGHT = "2026-11-22"
 FEED = re.compile(r"^(nhs_phb|social_care|send_budget|send|national_opt_out)_")
@@ -55,7 +55,7 @@ def test_send_budgets_reach_the_marts_as_sent(fresh_db: str, tmp_path: Path, mon
             assert result.rows_in_file == result.rows_loaded == _persons(path), path.name
         loaded[feed] += result.rows_loaded
     assert loaded["send"] > 50 and loaded["send_budget"] > 10
-    build = run_dbt(["build"])
+    build = run_build()
     assert build.success, build.exception
 
     expected = _budget_totals(folder)

@@ -1,10 +1,33 @@
 -- Unsuppressed counts of people with a budget at the latest as-at date, per council and per ICB, by funder mix,
--- integrated or not, and direct payment. Every area of the reference data has every measure (zeros included).
+-- integrated or not, and direct payment; and, apart from them, unpaid carers with a personal budget for their own
+-- support. Every area of the reference data has every measure (zeros included).
 with
 
 budgets as (
     select * from {{ ref('fct_integrated_personal_budget') }}
     where as_at_kind = 'latest'
+),
+
+carer_components as (
+    select * from {{ ref('int_person_budgets_as_at') }}
+    where as_at_kind = 'latest' and recipient = 'carer'
+),
+
+opted_out as (
+    select * from {{ ref('int_person_demographics') }}
+    where is_opted_out
+),
+
+-- One row per carer and area (a carer supported by two councils counts in each).
+carers as (
+    select distinct
+        carer_components.as_at_date,
+        carer_components.la_gss_code,
+        carer_components.icb_code,
+        carer_components.person_key
+    from carer_components
+    left join opted_out on carer_components.person_key = opted_out.person_key
+    where opted_out.person_key is null
 ),
 
 orgs as (
@@ -24,7 +47,8 @@ measures as (
         ('education+health', 'funder_mix'),
         ('education+social_care', 'funder_mix'),
         ('education+health+social_care', 'funder_mix'),
-        ('direct_payment', 'management')
+        ('direct_payment', 'management'),
+        ('carers_with_personal_budget', 'carers')
     ) as m (measure, measure_group)
 ),
 
@@ -58,6 +82,13 @@ person_measures as (
         'direct_payment' as measure
     from budgets
     where has_direct_payment
+    union all
+    select
+        as_at_date,
+        la_gss_code,
+        icb_code,
+        'carers_with_personal_budget' as measure
+    from carers
 ),
 
 by_area as (

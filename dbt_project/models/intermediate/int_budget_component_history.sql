@@ -56,6 +56,8 @@ final as (
         ordered.icb_code,
         ordered.sub_icb_code,
         ordered.la_gss_code,
+        -- A version snapshotted before carers were told apart has none: it was a service user's.
+        coalesce(ordered.recipient, 'service_user') as recipient,
         ordered.sender_code,
         ordered.version_number,
         ordered.dbt_valid_to is null as is_current,

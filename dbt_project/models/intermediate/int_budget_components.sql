@@ -1,7 +1,8 @@
 -- Budget components of the current snapshots, unioned from the funding feeds, keyed by source record (the person
 -- key is joined in the marts, so relinking never rewrites history). The health element of a child's budget comes
 -- only from nhs_phb: send_budget contributes each plan's education and children's social care elements (SEN2 itself
--- carries no money), so nothing is counted twice.
+-- carries no money), so nothing is counted twice. `recipient` keeps a carer's own support (CLD client type: an
+-- unpaid carer) apart from service users' budgets: the marts report carers separately (docs/feeds.md).
 with
 
 phb as (
@@ -43,7 +44,8 @@ health_components as (
         null::text as la_gss_code,
         phb.sender_code,
         phb.extract_date,
-        null::date as reporting_period_end_date
+        null::date as reporting_period_end_date,
+        'service_user' as recipient
     from phb
     left join phb_options on phb.phb_management_option = phb_options.code
 ),
@@ -67,7 +69,8 @@ adult_social_care_components as (
         orgs.la_gss_code,
         social_care.sender_code,
         social_care.extract_date,
-        social_care.reporting_period_end_date
+        social_care.reporting_period_end_date,
+        case when social_care.is_carer then 'carer' else 'service_user' end as recipient
     from social_care
     left join orgs on social_care.cld_la_code = orgs.cld_la_code
     where social_care.is_budget_component
@@ -106,7 +109,8 @@ send_components as (
         orgs.la_gss_code,
         send_elements.sender_code,
         send_elements.extract_date,
-        null::date as reporting_period_end_date
+        null::date as reporting_period_end_date,
+        'service_user' as recipient
     from send_elements
     left join orgs on send_elements.dfe_la_number = orgs.dfe_la_number
 ),

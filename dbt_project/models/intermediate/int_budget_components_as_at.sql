@@ -30,7 +30,8 @@ final as (
         history.end_date,
         history.icb_code,
         history.sub_icb_code,
-        history.la_gss_code
+        history.la_gss_code,
+        history.recipient
     from as_at_dates
     inner join history
         on

@@ -34,7 +34,8 @@ final as (
         components.end_date,
         components.icb_code,
         components.sub_icb_code,
-        components.la_gss_code
+        components.la_gss_code,
+        components.recipient
     from components
     inner join person_index on components.record_id = person_index.record_id
 )

@@ -30,6 +30,7 @@ final as (
         components.icb_code,
         components.sub_icb_code,
         components.la_gss_code,
+        components.recipient,
         components.extract_date
     from components
     inner join person_index on components.record_id = person_index.record_id

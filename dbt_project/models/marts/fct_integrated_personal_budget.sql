@@ -1,9 +1,12 @@
 -- One row per person per as-at date (latest extract and recent quarter ends): the person's budget by funder,
 -- whether it is integrated (two or more funders), how it is managed, and indicative against agreed amounts.
+-- A service user's budget only: an unpaid carer's own support is reported apart (fct_budget_component.recipient,
+-- carers_with_personal_budget in rpt_integrated_budgets_by_area).
 with
 
 components as (
     select * from {{ ref('int_person_budgets_as_at') }}
+    where recipient = 'service_user'
 ),
 
 people as (

@@ -10,7 +10,8 @@ counts as (
 
 -- Per area level, four tables of area rows: `total` (people with a budget), `top` (the three single-funder mixes
 -- and `integrated`, adding up to the total), `multi` (the four multi-funder mixes, adding up to `integrated`) and
--- `direct_payment` (at most the total).
+-- `direct_payment` (at most the total); and `carers_with_personal_budget`, a table of its own (unpaid carers' own
+-- support is not part of the total: no parent).
 cells as (
     select
         *,
@@ -23,7 +24,7 @@ cells as (
         area_code as block_row,
         measure as block_col,
         case
-            when measure = 'people_with_budget' then null
+            when measure = 'people_with_budget' or measure_group = 'carers' then null
             when measure_group = 'funder_mix' and measure like '%+%' then as_at_date::text || '|' || area_level || '|top'
             else as_at_date::text || '|' || area_level || '|total'
         end as parent_table,

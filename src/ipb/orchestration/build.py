@@ -205,12 +205,14 @@ def dbt_docs() -> str:
     if stamp.exists() and stamp.read_text().strip() == fingerprint and all((out / n).exists() for n in names):
         log.info("dbt docs unchanged (same project): not regenerated")
         return str(out / "index.html")
-    res = run_dbt(["docs", "generate", "--quiet"], settings)
+    # Its own target path: never the project's target/, whose manifest the DAG is rendered from. --static also
+    # writes one self-contained page (static_index.html) that opens from disk without a server.
+    target = settings.state_dir / "dbt_docs_target"
+    res = run_dbt(["docs", "generate", "--quiet", "--static", "--target-path", str(target)], settings)
     if not res.success:
         raise RuntimeError(f"dbt docs generate failed: {res.exception}")
-    target = settings.dbt_project_dir / "target"
     out.mkdir(parents=True, exist_ok=True)
-    for name in names:
+    for name in (*names, "static_index.html"):
         if (target / name).exists():
             shutil.copy2(target / name, out / name)
     stamp.write_text(fingerprint + "\n")
