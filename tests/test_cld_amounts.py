@@ -118,8 +118,19 @@ def test_social_care_amounts_equal_the_files_annualised_services(
                                " from restricted.stg_social_care__events").fetchone()
         marts = conn.execute("select count(*) from build_marts.fct_budget_component where feed = 'social_care'"
                              ).fetchone()[0]
+        # Unpaid carers' own support is kept, marked, and left out of service users' integrated budgets.
+        carers = conn.execute("""select
+                (select count(*) from build_marts.fct_budget_component where recipient = 'carer'),
+                (select count(*) from build_marts.fct_integrated_personal_budget as f
+                 where exists (select from build_marts.fct_budget_component as c
+                               where c.person_key = f.person_key and c.recipient = 'carer')
+                   and not exists (select from build_marts.fct_budget_component as c
+                                   where c.person_key = f.person_key and c.recipient = 'service_user')),
+                (select national_people from build_reports.rpt_integrated_budgets_by_area
+                 where area_level = 'national' and measure = 'carers_with_personal_budget')""").fetchone()
     assert got == (annual, one_off, services)
     # The generated variety reached the warehouse: derived keys and mechanisms, names used.
     assert kinds.get("derived", 0) > 0 and kinds.get("event_reference", 0) > 0
     assert derived[0] > 0 and derived[1] > 0
     assert 0 < marts <= services  # the marts hold them, less the people on the opt-out list
+    assert carers[0] > 0 and carers[1] == 0 and carers[2] > 0
