@@ -11,8 +11,7 @@ from datetime import date
 
 import pytest
 
-from ipb.linkage.cluster import dates_conflict
-from ipb.linkage.engine import create_input, link
+from ipb.linkage.engine import _sql, create_input, link
 from ipb.linkage.model import load
 from ipb.linkage.run import duckdb_in_memory
 
@@ -73,6 +72,13 @@ def test_same_nhs_number_with_conflicting_birth_dates_is_a_counted_conflict_not_
     assert out["result"].conflicts == 3
     # Two people share an NHS number now: neither takes it as its anchor (their keys must differ).
     assert len({out["anchor"][r] for r in ("nhs_phb:Q1:A", "send_budget:886:B")}) == 2
+
+
+def dates_conflict(a: date, b: date) -> bool:
+    """The conflict rule as the linkage runs it: the SQL macro of sql/conflict.sql, on DuckDB."""
+    with duckdb_in_memory() as con:
+        con.execute(_sql("conflict.sql"))
+        return con.execute("select ipb_conflict_reason(?, '1', ?, '1') = 'birth_date'", [a, b]).fetchall()[0][0] is True
 
 
 @pytest.mark.fast

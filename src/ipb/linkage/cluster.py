@@ -1,70 +1,70 @@
-"""Clustering with the guard: union-find over atoms, strongest evidence first, refusing any merge that would give
-one person two different valid NHS numbers, two different local ids of one sender's feed, or two records with the
-same NHS number or UPN whose birth dates or sexes conflict (FEEDS.md Linkage).
+"""Clustering with the guard, in two steps that give the same people as one guarded union-find over every link:
 
-A cluster that a weaker link would make violate the guard is thereby split at that link: the stronger links
-(deterministic passes first, then Splink links by descending match weight) keep their clusters, and the refused
-link goes to the review list. Each cluster keeps at most one NHS number and one local id per sender's feed, so the
-checks stay small.
+1. `components`: connected components of all the links, over NumPy int arrays (national scale: a few million
+   links, no Python object per record).
+2. A component whose atoms break the guard (two different valid NHS numbers, two different local ids of one
+   sender's feed, or two atoms of one NHS number or UPN whose demographics conflict) is re-clustered by
+   `GuardedClusters`: union-find over that component's links, strongest evidence first, refusing any merge that
+   would break the guard. The guard is a property of pairs of atoms, so a component that does not break it has no
+   part that does: all its links are accepted, in any order.
+
+A refused link splits the cluster at that link: the stronger links keep their clusters, and the refused link goes
+to the review list (Splink) or the conflict list (a deterministic pass).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+
+import numpy as np
 
 
-def dates_conflict(a: date | None, b: date | None) -> bool:
-    """FEEDS.md: not equal, not day and month swapped, and more than one of day, month, year differ."""
-    if a is None or b is None or a == b:
-        return False
-    if a.year == b.year and a.day == b.month and a.month == b.day:
-        return False
-    return (a.day != b.day) + (a.month != b.month) + (a.year != b.year) > 1
-
-
-def sexes_conflict(a: str | None, b: str | None) -> bool:
-    """Both known (1 male, 2 female) and different."""
-    return a in ("1", "2") and b in ("1", "2") and a != b
-
-
-def conflict_reason(dob_a: date | None, sex_a: str | None, dob_b: date | None, sex_b: str | None) -> str | None:
-    if dates_conflict(dob_a, dob_b):
-        return "birth_date"
-    if sexes_conflict(sex_a, sex_b):
-        return "sex"
-    return None
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Label of each of n nodes: the smallest node of its component (edges a[i]-b[i]). Hooking and pointer jumping
+    over int arrays."""
+    label = np.arange(n, dtype=np.int64)
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    while True:
+        la, lb = label[a], label[b]
+        differ = la != lb
+        if not differ.any():
+            return label
+        a, b, la, lb = a[differ], b[differ], la[differ], lb[differ]
+        low = np.minimum(la, lb)
+        np.minimum.at(label, la, low)  # each root points at the smallest root it touches
+        np.minimum.at(label, lb, low)
+        while True:
+            jumped = label[label]
+            if np.array_equal(jumped, label):
+                break
+            label = jumped
 
 
 @dataclass
 class Atom:
     nhs_number: str | None
-    upn: str | None
     local_key: tuple[str, str] | None  # (feed:sender, local id)
-    birth_date: date | None
-    sex_code: str | None
+    id_heads: tuple[int, ...]  # the heads of its NHS number's and UPN's id profiles (sql/prepare.sql)
 
 
 @dataclass
 class _State:
     nhs: str | None
     locals: dict[str, str]
-    # (kind, value) -> demographic profiles of the cluster's atoms carrying that identifier
-    profiles: dict[tuple[str, str], set[tuple[date | None, str | None]]] = field(default_factory=dict)
+    id_heads: set[int] = field(default_factory=set)
 
 
 class GuardedClusters:
-    def __init__(self, atoms: list[Atom]) -> None:
+    """Union-find over the atoms of one or more guard-breaking components. `conflicting` holds the pairs of id
+    profile heads whose demographics conflict (sql/deterministic.sql, id_conflicts): the only definition."""
+
+    def __init__(self, atoms: list[Atom], conflicting: set[tuple[int, int]]) -> None:
         self.parent = list(range(len(atoms)))
         self.size = [1] * len(atoms)
-        self.state: dict[int, _State] = {}
-        for i, a in enumerate(atoms):
-            if a.nhs_number or a.upn or a.local_key:
-                st = _State(a.nhs_number, dict([a.local_key]) if a.local_key else {})
-                for kind, value in (("nhs_number", a.nhs_number), ("upn", a.upn)):
-                    if value:
-                        st.profiles[(kind, value)] = {(a.birth_date, a.sex_code)}
-                self.state[i] = st
+        self.conflicting = conflicting
+        self.state = [_State(a.nhs_number, dict([a.local_key]) if a.local_key else {}, set(a.id_heads))
+                      for a in atoms]
 
     def find(self, i: int) -> int:
         parent = self.parent
@@ -75,38 +75,27 @@ class GuardedClusters:
             parent[i], i = root, parent[i]
         return root
 
-    @staticmethod
-    def _compatible(a: _State, b: _State) -> bool:
+    def _compatible(self, a: _State, b: _State) -> bool:
         if a.nhs and b.nhs and a.nhs != b.nhs:
             return False
         small, big = (a.locals, b.locals) if len(a.locals) <= len(b.locals) else (b.locals, a.locals)
         if any(big.get(k, v) != v for k, v in small.items()):
             return False
-        for key, profs in a.profiles.items():
-            other = b.profiles.get(key)
-            if other and any(conflict_reason(d1, s1, d2, s2) for d1, s1 in profs for d2, s2 in other):
-                return False
-        return True
+        return not any((min(x, y), max(x, y)) in self.conflicting for x in a.id_heads for y in b.id_heads)
 
     def union(self, i: int, j: int) -> bool | None:
         """Merge the clusters of i and j: True when merged, None when already one, False when the guard refuses."""
         ri, rj = self.find(i), self.find(j)
         if ri == rj:
             return None
-        si, sj = self.state.get(ri), self.state.get(rj)
-        if si and sj and not self._compatible(si, sj):
+        si, sj = self.state[ri], self.state[rj]
+        if not self._compatible(si, sj):
             return False
         if self.size[ri] < self.size[rj]:
             ri, rj, si, sj = rj, ri, sj, si
         self.parent[rj] = ri
         self.size[ri] += self.size[rj]
-        if sj:
-            if si is None:
-                self.state[ri] = sj
-            else:
-                si.nhs = si.nhs or sj.nhs
-                si.locals.update(sj.locals)
-                for key, profs in sj.profiles.items():
-                    si.profiles.setdefault(key, set()).update(profs)
-            del self.state[rj]
+        si.nhs = si.nhs or sj.nhs
+        si.locals.update(sj.locals)
+        si.id_heads |= sj.id_heads
         return True

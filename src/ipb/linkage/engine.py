@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 import duckdb
+import numpy as np
 
 from ipb.linkage import spec
-from ipb.linkage.cluster import Atom, GuardedClusters, conflict_reason
+from ipb.linkage.cluster import Atom, GuardedClusters, components
 from ipb.linkage.model import Model
 
 log = logging.getLogger(__name__)
@@ -52,19 +53,15 @@ def create_input(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create table rec ({REC_COLUMNS})").fetchall()
 
 
-def _atoms(con) -> list[Atom]:
-    rows = con.execute(
-        "select nhs_number, upn, case when local_person_id is not null then feed || ':' || sender_code end,"
-        " local_person_id, birth_date, sex_code from atoms order by atom").fetchall()
-    return [Atom(n, u, (k, lid) if k else None, d, s) for n, u, k, lid, d, s in rows]
-
-
-def _splink_pairs(con, model: Model, result: LinkageResult):
-    """Splink over the profiles: pairs scored at or above the review threshold, with the name guard's evidence."""
+def _splink_scores(con, model: Model, result: LinkageResult) -> None:
+    """Splink over the profiles: table `scored` (ul, ur, w, fe, se) of the pairs at or above the review threshold,
+    with the name guard's evidence. Splink's own tables are dropped afterwards."""
     from splink import DuckDBAPI, Linker
 
+    columns = "ul bigint, ur bigint, w double, fe boolean, se boolean"
     if not con.execute("select count(*) from profiles").fetchall()[0][0]:
-        return []
+        con.execute(f"create table scored ({columns})").fetchall()
+        return
     db_api = DuckDBAPI(con)
     linker = Linker(db_api.register("profiles", table_name="ipb_profiles"), model.splink, log_level=None)
     for col in ("forename", "surname"):  # frequency-aware: tonight's term frequencies of each name
@@ -78,11 +75,14 @@ def _splink_pairs(con, model: Model, result: LinkageResult):
         select distinct '99', unique_id::varchar, unique_id::varchar from profile_atoms where n_atoms > 1""").fetchall()
     linker.table_management.register_blocked_pairs_for_predict(db_api.register("ipb_pairs", table_name="ipb_pairs_r"))
     predictions = linker.inference.predict(threshold_match_weight=model.review_threshold, warning_mode="never")
-    return con.execute(f"""
-        select unique_id_l, unique_id_r, match_weight,
-               {spec.evidence_sql("forename")} as forename_evidence, {spec.evidence_sql("surname")} as surname_evidence
-        from {predictions.physical_name}
-        order by match_weight desc, unique_id_l, unique_id_r""").fetchall()
+    con.execute(f"""create table scored as
+        select unique_id_l as ul, unique_id_r as ur, match_weight as w,
+               {spec.evidence_sql("forename")} as fe, {spec.evidence_sql("surname")} as se
+        from {predictions.physical_name}""").fetchall()
+    con.execute("drop table ipb_pairs").fetchall()
+    for (name,) in con.execute(
+            "select table_name from duckdb_tables() where starts_with(table_name, '__splink')").fetchall():
+        con.execute(f'drop table if exists "{name}"').fetchall()
 
 
 def link(con: duckdb.DuckDBPyConnection, model: Model) -> LinkageResult:
@@ -90,103 +90,101 @@ def link(con: duckdb.DuckDBPyConnection, model: Model) -> LinkageResult:
     result = LinkageResult()
     t0 = time.perf_counter()
     con.execute(_sql("prepare.sql")).fetchall()
-    atoms = _atoms(con)
-    result.records = con.execute("select count(*) from rec").fetchall()[0][0]
-    clusters = GuardedClusters(atoms)
-    n = len(atoms)
-    rule = [_UNLINKED] * n
-    weight: list[float | None] = [None] * n
-    # An atom of several records is linked inside by its strongest identifier.
-    for (atom,) in con.execute("select atom from atoms where n_records > 1").fetchall():
-        a = atoms[atom]
-        rule[atom] = _NHS if a.nhs_number else _UPN if a.upn else _LOCAL
-    conflicts: list[tuple] = []
-    review: list[tuple] = []
+    result.records = con.execute("select count(*) from rec_p").fetchall()[0][0]
+    con.execute(_sql("conflict.sql")).fetchall()
+    con.execute(_sql("deterministic.sql")).fetchall()
+    result.seconds["deterministic"] = round(time.perf_counter() - t0, 2)
 
-    def accept(i: int, j: int, r: int, w: float | None = None) -> bool:
-        merged = clusters.union(i, j)
-        if merged is False:
+    t1 = time.perf_counter()
+    _splink_scores(con, model, result)
+    con.execute(f"set variable ipb_link = {float(model.link_threshold)!r}").fetchall()
+    con.execute(_sql("splink_edges.sql")).fetchall()
+    result.seconds["splink"] = round(time.perf_counter() - t1, 2)
+
+    t2 = time.perf_counter()
+    _cluster(con)
+    con.execute(_sql("people.sql")).fetchall()
+    result.seconds["cluster"] = round(time.perf_counter() - t2, 2)
+    result.people, result.conflicts, result.review, result.guard_refusals = con.execute("""select
+        (select count(distinct person_number) from person_links), (select count(*) from conflicts),
+        (select count(*) from review), (select count(*) from review where reason = 'guard')""").fetchall()[0]
+    result.by_rule = dict(con.execute(
+        "select link_rule, count(*) from person_links group by link_rule order by link_rule").fetchall())
+    return result
+
+
+def _cluster(con) -> None:
+    """Every link (det_edges, splink_edges) into people: table atom_people (atom, root, rule, match_weight), and the
+    links the guard refused: guard_conflicts, guard_review (cluster.py)."""
+    import pyarrow as pa
+
+    n = con.execute("select count(*) from atoms").fetchall()[0][0]
+    con.execute("""create table edges as
+        select stage, rule, identifier, null::double as w, a, b, null::bigint as profile from det_edges
+        union all
+        select stage, rule, null, w, a, b, profile from splink_edges""").fetchall()
+    ends = con.execute("select a, b from edges").fetchnumpy()
+    label = components(n, ends["a"], ends["b"])
+    con.register("ipb_labels", pa.table({"atom": np.arange(n, dtype=np.int64), "comp": label}))
+    con.execute("create table atom_comp as select * from ipb_labels").fetchall()
+    con.unregister("ipb_labels")
+    del ends, label
+    con.execute(_sql("guard.sql")).fetchall()
+
+    # The components that break the guard (few): re-clustered link by link, strongest first.
+    atoms_rows = con.execute("""
+        select a.atom, a.nhs_number,
+               case when a.local_person_id is not null then a.feed || ':' || a.sender_code end, a.local_person_id,
+               coalesce(list_distinct(list(h.head) filter (where h.head is not null)), []),
+               a.n_records, a.upn is not null
+        from atoms as a
+        inner join atom_comp as c on a.atom = c.atom
+        inner join bad_comps as b on c.comp = b.comp
+        left join atom_id_heads as h on a.atom = h.atom
+        group by all
+        order by a.atom""").fetchall()
+    index = {row[0]: i for i, row in enumerate(atoms_rows)}
+    conflicting = {(int(x), int(y)) for x, y in con.execute(
+        "select least(atom_l, atom_r), greatest(atom_l, atom_r) from id_conflicts").fetchall()}
+    clusters = GuardedClusters(
+        [Atom(nhs, (key, lid) if key else None, tuple(heads)) for _, nhs, key, lid, heads, _, _ in atoms_rows],
+        conflicting)
+    rule = [(_NHS if nhs else _UPN if has_upn else _LOCAL) if n_rec > 1 else _UNLINKED
+            for _, nhs, _, _, _, n_rec, has_upn in atoms_rows]
+    weight: list[float | None] = [None] * len(atoms_rows)
+    refused_det: list[tuple] = []
+    refused_splink: list[tuple] = []
+    earlier: dict[int, list[int]] = {}
+
+    def accept(i: int, j: int, r: int, w: float | None) -> bool:
+        if clusters.union(i, j) is False:
             return False
         for x in (i, j):
-            if r < rule[x]:
-                rule[x] = r
-            if r == _SPLINK and (weight[x] is None or (w is not None and w > weight[x])):
+            rule[x] = min(rule[x], r)
+            if r == _SPLINK and w is not None and (weight[x] is None or w > weight[x]):
                 weight[x] = w
         return True
 
-    # 1. NHS number, then UPN: an identifier's atoms with the same birth date and sex join their head; heads of one
-    # identifier join unless their demographics conflict (then: the conflict list).
-    for kind, r in (("nhs_number", _NHS), ("upn", _UPN)):
-        for head, members in con.execute(
-                "select head, members from id_profiles where kind = ? and len(members) > 1", [kind]).fetchall():
-            for m in members:
-                if m != head:
-                    accept(m, head, r)
-        pairs = con.execute("""
-            select a.head, b.head, a.birth_date, a.sex_code, b.birth_date, b.sex_code
-            from id_profiles as a inner join id_profiles as b
-                on a.kind = b.kind and a.value = b.value and a.head < b.head
-            where a.kind = ? order by a.head, b.head""", [kind]).fetchall()
-        for ha, hb, da, sa, db, sb in pairs:
-            reason = conflict_reason(da, sa, db, sb)
-            if reason:
-                conflicts.append((kind, reason, ha, hb))
-            elif not accept(ha, hb, r):
-                conflicts.append((kind, "guard", ha, hb))
-    # 2. Local ids: a sender's own records of one person in one feed.
-    for atom, head in con.execute("""
-            select atom, min(atom) over (partition by feed, sender_code, local_person_id) as head
-            from atoms where local_person_id is not null""").fetchall():
-        if atom != head and not accept(atom, head, _LOCAL):
-            conflicts.append(("local_id", "guard", head, atom))
-    result.seconds["deterministic"] = round(time.perf_counter() - t0, 2)
-
-    # 3. Splink for the rest, strongest first.
-    t1 = time.perf_counter()
-    pairs = _splink_pairs(con, model, result)
-    result.seconds["splink"] = round(time.perf_counter() - t1, 2)
-    t2 = time.perf_counter()
-    heads = dict(con.execute("select distinct unique_id, head from profile_atoms").fetchall())
-    members: dict[int, list[int]] = {}
-    for uid, atom in con.execute(
-            "select unique_id, atom from profile_atoms where n_atoms > 1 and atom <> head").fetchall():
-        members.setdefault(uid, []).append(atom)
-    for ul, ur, w, forename_ok, surname_ok in pairs:
-        if not forename_ok:
-            continue  # never a link or a review without forename evidence (twins; birth date and postcode alone)
-        linkable = surname_ok and w >= model.link_threshold
-        if ul == ur:  # a profile against itself: each atom joins its head, else the first earlier atom it may
-            earlier = [heads[ul]]
-            for atom in members.get(ul, []):
-                if not linkable:
-                    review.append(("no_surname_evidence" if not surname_ok else "between_thresholds", w,
-                                   heads[ul], atom))
-                elif not any(accept(atom, other, _SPLINK, w) for other in earlier):
-                    review.append(("guard", w, heads[ul], atom))
-                earlier.append(atom)
-            continue
-        if linkable:
-            if not accept(heads[ul], heads[ur], _SPLINK, w):
-                review.append(("guard", w, heads[ul], heads[ur]))
-        else:
-            review.append(("no_surname_evidence" if not surname_ok else "between_thresholds", w,
-                           heads[ul], heads[ur]))
-    result.guard_refusals = sum(1 for r in review if r[0] == "guard")
-
-    # 4. Results back into DuckDB: each atom's person, rule and weight; then anchors in SQL.
-    roots = [clusters.find(i) for i in range(n)]
-    _insert(con, "atom_people", "atom bigint, root bigint, rule varchar, match_weight double",
-            [(i, roots[i], RULES[rule[i]], weight[i] if rule[i] == _SPLINK else None) for i in range(n)])
-    _insert(con, "conflict_atoms", "identifier varchar, reason varchar, atom_l bigint, atom_r bigint", conflicts)
-    _insert(con, "review_atoms", "reason varchar, match_weight double, atom_l bigint, atom_r bigint", review)
-    con.execute(_sql("people.sql")).fetchall()
-    result.seconds["cluster"] = round(time.perf_counter() - t2, 2)
-    result.people = con.execute("select count(distinct person_number) from person_links").fetchall()[0][0]
-    result.by_rule = dict(con.execute(
-        "select link_rule, count(*) from person_links group by link_rule order by link_rule").fetchall())
-    result.conflicts = len(conflicts)
-    result.review = len(review)
-    return result
+    for stage, r, identifier, w, a, b, profile in con.execute("""
+            select e.stage, e.rule, e.identifier, e.w, e.a, e.b, e.profile
+            from edges as e inner join atom_comp as c on e.a = c.atom inner join bad_comps as b on c.comp = b.comp
+            order by e.stage, e.w desc, e.profile, e.a, e.b""").fetchall():
+        i, j = index[a], index[b]
+        if profile is not None:  # a profile's atom joins its head, else the first earlier atom of it the guard allows
+            others = earlier.setdefault(profile, [i])
+            if not any(accept(j, k, r, w) for k in others):
+                refused_splink.append(("guard", w, a, b))
+            others.append(j)
+        elif not accept(i, j, r, w):
+            (refused_splink if stage == 5 else refused_det).append(
+                ("guard", w, a, b) if stage == 5 else (identifier, "guard", a, b))
+    roots = [atoms_rows[clusters.find(i)][0] for i in range(len(atoms_rows))]
+    _insert(con, "bad_atom_people", "atom bigint, root bigint, rule varchar, match_weight double",
+            [(row[0], roots[i], RULES[rule[i]], weight[i] if rule[i] == _SPLINK else None)
+             for i, row in enumerate(atoms_rows)])
+    _insert(con, "guard_conflicts", "identifier varchar, reason varchar, atom_l bigint, atom_r bigint", refused_det)
+    _insert(con, "guard_review", "reason varchar, match_weight double, atom_l bigint, atom_r bigint", refused_splink)
+    con.execute(_sql("atom_people.sql")).fetchall()
 
 
 def _insert(con, table: str, columns: str, rows: list[tuple]) -> None:

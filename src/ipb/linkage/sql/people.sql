@@ -51,7 +51,7 @@ select
     ar.first_record as record_id_r,
     ar.feed as feed_r,
     ar.sender_code as sender_r
-from conflict_atoms as c
+from (select * from id_conflicts union all select * from guard_conflicts) as c
 inner join atoms as al on c.atom_l = al.atom
 inner join atoms as ar on c.atom_r = ar.atom;
 
@@ -65,6 +65,6 @@ select
     ar.first_record as record_id_r,
     ar.feed as feed_r,
     ar.sender_code as sender_r
-from review_atoms as v
+from (select * from splink_review union all select * from guard_review) as v
 inner join atoms as al on v.atom_l = al.atom
 inner join atoms as ar on v.atom_r = ar.atom;

@@ -20,6 +20,8 @@ select
     end as akey
 from rec;
 
+drop table rec;  -- rec_p holds every column: one copy of the input in memory, not two
+
 create table atoms as
 select
     row_number() over (order by akey) - 1 as atom,
