@@ -41,15 +41,22 @@ def link_people() -> dict:
 
 
 def run_build(extra: list[str] | None = None, settings: config.Settings | None = None):
-    """The three steps of build_models for tests and scripts that check dbt's result themselves: returns the first
-    failing dbt step's DbtResult, else the last one's (the linkage task raises on its own failure)."""
+    """build_models for tests and scripts that check dbt's result themselves: returns the first failing dbt step's
+    DbtResult, else the last one's (the linkage task raises on its own failure)."""
     from ipb.transform.dbt import run_dbt
 
-    before = run_dbt(["build", *dbt_args(DBT_BEFORE_LINKAGE), *(extra or [])], settings)
-    if not before.success:
-        return before
-    link_people()
-    return run_dbt(["build", *dbt_args(DBT_AFTER_LINKAGE), *(extra or [])], settings)
+    results = []
+
+    def run(args: list[str]):
+        results.append(run_dbt(args, settings))
+        return results[-1]
+
+    try:
+        build_models(extra, settings, run)
+    except RuntimeError:
+        if not results or results[-1].success:
+            raise  # not a dbt step's failure
+    return results[-1]
 
 
 def build_models(extra: list[str] | None = None, settings: config.Settings | None = None, run=None) -> dict:
