@@ -61,7 +61,7 @@ def main() -> int:
            "parts_seconds": linked["seconds"], "comparisons": linked["comparisons"],
            "peak_rss_mb": round(m.peak_rss_mb), "by_rule": linked["by_rule"], "conflicts": linked["conflicts"],
            "review": linked["review"], "precision": round(q.precision, 6), "recall": round(q.recall, 6),
-           "compared_records": q.compared_records, "memory_limit": os.environ.get("IPB_LINKAGE_MEMORY_LIMIT", "900MB")}
+           "compared_records": q.compared_records, "memory_limit": os.environ.get("IPB_LINKAGE_MEMORY_LIMIT", "500MB")}
     print(f"linkage, {args.people:,} people: {out['records']:,} records in {out['seconds']} s"
           f" ({out['parts_seconds']}); {out['comparisons']:,} Splink comparisons; peak RSS {out['peak_rss_mb']} MB;"
           f" precision {q.precision:.4%}, recall {q.recall:.4%}")

@@ -97,8 +97,12 @@ def test_twins_with_different_forenames_stay_apart_and_a_name_is_needed() -> Non
         rec("social_care:1:T2", "EMMA", "SMITH", date(1990, 1, 2), local="P1"),
         rec("social_care:1:N1", None, None, date(1960, 5, 5), "1", "M1 1AA", local="P2"),  # CLD without names
         rec("social_care:2:N2", None, None, date(1960, 5, 5), "1", "M1 1AA", local="X7"),
+        # Twins of opposite sexes with forenames one letter apart: not a misspelling.
+        rec("send:886:O1", "NICOLA", "SIMPSON", date(2017, 8, 26), "2", "GU12 6SR", upn="A123456789012"),
+        rec("send:886:O2", "NICHOLAS", "SIMPSON", date(2017, 8, 26), "1", "GU12 6SR"),
     ])
     assert not same(out, "nhs_phb:Q1:T1", "social_care:1:T2")
+    assert not same(out, "send:886:O1", "send:886:O2")
     assert not same(out, "social_care:1:N1", "social_care:2:N2")  # never on birth date and postcode alone
     assert out["review"] == []  # twins are not an uncertain pair
 

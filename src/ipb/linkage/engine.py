@@ -59,11 +59,13 @@ def _splink_scores(con, model: Model, result: LinkageResult) -> None:
     from splink import DuckDBAPI, Linker
 
     columns = "ul bigint, ur bigint, w double, fe boolean, se boolean"
-    if not con.execute("select count(*) from profiles").fetchall()[0][0]:
+    profiles = con.execute("select count(*) from profiles").fetchall()[0][0]
+    if not profiles:
         con.execute(f"create table scored ({columns})").fetchall()
         return
     db_api = DuckDBAPI(con)
-    linker = Linker(db_api.register("profiles", table_name="ipb_profiles"), model.splink, log_level=None)
+    linker = Linker(db_api.register("profiles", table_name="ipb_profiles"), model.settings_for(profiles),
+                    log_level=None)
     for col in ("forename", "surname"):  # frequency-aware: tonight's term frequencies of each name
         linker.table_management.compute_tf_table(col)
     blocked = linker.inference.compute_blocked_pairs_for_predict()

@@ -24,7 +24,7 @@ from ipb.linkage.model import Model, load
 log = logging.getLogger(__name__)
 
 INPUT = "restricted.int_person_records"
-MEMORY_LIMIT = os.environ.get("IPB_LINKAGE_MEMORY_LIMIT", "900MB")
+MEMORY_LIMIT = os.environ.get("IPB_LINKAGE_MEMORY_LIMIT", "500MB")  # the whole process stays under 1 GiB
 _INPUT_COLUMNS = ("record_id, feed, sender_code, local_person_id, nhs_number, upn, forename, forename_canonical,"
                   " surname, surname_tokens, birth_date, sex_code, postcode, postcode_district")
 # Output tables (restricted; dbt sources `linkage`): name -> (PostgreSQL columns, DuckDB query)

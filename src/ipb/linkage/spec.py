@@ -3,7 +3,7 @@ nightly run through model.json and by `ipb linkage train`, which fills in m and 
 
 Input columns (one row per distinct demographic profile, see sql/prepare.sql): forename, forename_canonical (the
 forename_aliases seed), surname, surname_tokens (a list: the parts of a double or hyphenated surname), birth_date,
-sex_code, postcode, postcode_district. Names arrive with accents folded (dbt macro fold_accents).
+sex_code, postcode, postcode_district, postcode_area. Names arrive with accents folded (dbt macro fold_accents).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ COMPARISONS: list[tuple[str, list[tuple[str, str, bool, str | None]]]] = [
         ("null", "postcode_l is null or postcode_r is null", True, None),
         ("exact", "postcode_l = postcode_r", False, None),
         ("same district", "postcode_district_l = postcode_district_r", False, None),
+        ("same area", "postcode_area_l = postcode_area_r", False, None),
         ("else", "ELSE", False, None),
     ]),
     ("sex", [
@@ -74,15 +75,26 @@ INITIAL_MU: dict[str, list[tuple[float, float]]] = {
     "forename": [(0.88, 0.005), (0.04, 0.001), (0.01, 0.00005), (0.04, 0.002), (0.03, 0.992)],
     "surname": [(0.85, 0.002), (0.01, 0.00005), (0.04, 0.0005), (0.05, 0.001), (0.05, 0.9965)],
     "birth_date": [(0.93, 0.00005), (0.01, 0.00001), (0.05, 0.002), (0.01, 0.998)],
-    "postcode": [(0.80, 0.0001), (0.12, 0.005), (0.08, 0.995)],
+    "postcode": [(0.80, 0.0001), (0.06, 0.005), (0.06, 0.03), (0.08, 0.965)],
     "sex": [(0.99, 0.5), (0.01, 0.5)],
 }
+
+
+# A misspelt forename is no evidence when both sexes are known and differ: NICOLA / NICHOLAS, LOUIS / LOUISE,
+# FRANCIS / FRANCES are twins, not typos (FEEDS.md: different forenames that are not aliases are different people).
+_SEXES_DIFFER = "sex_code_l in ('1', '2') and sex_code_r in ('1', '2') and sex_code_l <> sex_code_r"
+_NOT_EVIDENCE_WHEN = {("forename", "similar"): _SEXES_DIFFER}
 
 
 def evidence_sql(comparison: str) -> str:
     """True when a pair meets one of the comparison's levels above `else` (the name guard's evidence), from the same
     level conditions Splink scores."""
-    conditions = [cond for _, cond, is_null, _ in dict(COMPARISONS)[comparison] if not is_null and cond != "ELSE"]
+    conditions = []
+    for label, cond, is_null, _ in dict(COMPARISONS)[comparison]:
+        if is_null or cond == "ELSE":
+            continue
+        unless = _NOT_EVIDENCE_WHEN.get((comparison, label))
+        conditions.append(f"({cond}) and not coalesce({unless}, false)" if unless else cond)
     return "coalesce(" + " or ".join(f"({c})" for c in conditions) + ", false)"
 
 

@@ -50,7 +50,8 @@ select
     any_value(birth_date) as birth_date,
     any_value(sex_code) as sex_code,
     any_value(postcode) as postcode,
-    any_value(postcode_district) as postcode_district
+    any_value(postcode_district) as postcode_district,
+    regexp_extract(any_value(postcode), '^[A-Z]+') as postcode_area  -- the letters: a town or county
 from rec_p
 where pkey is not null
 group by pkey;
