@@ -50,6 +50,7 @@ def main() -> int:
         generate_night(args.date, args.people, landing, seed=args.seed, truth_dir=truth)
         common.do_ingest(args.date, str(landing), "bench-linkage")
         common._dbt(["build", "--quiet", *dbt_args(DBT_BEFORE_LINKAGE)], target)
+        load = common.loadavg()  # the machine is shared: note what else was running
         m = common.isolated(_link)
         linked = m.value
         # The person index (for the quality figures) is built by the second dbt step.
@@ -61,10 +62,13 @@ def main() -> int:
            "parts_seconds": linked["seconds"], "comparisons": linked["comparisons"],
            "peak_rss_mb": round(m.peak_rss_mb), "by_rule": linked["by_rule"], "conflicts": linked["conflicts"],
            "review": linked["review"], "precision": round(q.precision, 6), "recall": round(q.recall, 6),
+           "linkable_recall": round(q.linkable_recall, 6), "true_pairs": q.true_pairs,
+           "linkable_pairs": q.linkable_pairs, "load_average_before": load,
            "compared_records": q.compared_records, "memory_limit": os.environ.get("IPB_LINKAGE_MEMORY_LIMIT", "500MB")}
     print(f"linkage, {args.people:,} people: {out['records']:,} records in {out['seconds']} s"
           f" ({out['parts_seconds']}); {out['comparisons']:,} Splink comparisons; peak RSS {out['peak_rss_mb']} MB;"
-          f" precision {q.precision:.4%}, recall {q.recall:.4%}")
+          f" precision {q.precision:.4%}, recall {q.recall:.4%} (of the pairs the rules can link:"
+          f" {q.linkable_recall:.4%}); load average before {load}")
     print(json.dumps(out))
     return 0
 

@@ -30,6 +30,7 @@ def linkage_quality(
         f"pairs: predicted {q.predicted_pairs:,}, true {q.true_pairs:,}, correct {q.correct_pairs:,}; "
         f"truth rows not in the index (quarantined/rejected/not current): {q.unmatched_truth_rows:,}"
     )
+    console.print(f"recall of the {q.linkable_pairs:,} true pairs the rules can link at all: {q.linkable_recall:.4%}")
     ok = q.meets_goal()
     if not q.compared_records:
         console.print("no record of the truth is in the person index: nothing was compared (wrong --truth folder,"

@@ -6,6 +6,12 @@ compared. Pairs: predicted = two records in the same linked person; true = two r
 Per rule, each record of that rule contributes its predicted, correct and true partners (so rules add up to the
 overall figures).
 Output carries counts only, never identifiers. Comparing no record at all is a failure, not 100%.
+
+Linkable pairs: the true pairs the rules allow linking at all, through a chain of records each sharing a valid NHS
+number, a UPN or one sender's local id of one feed with the next, or both having a forename and a birth date (what
+Splink needs). A record without names that shares no identifier with the rest of its person can only be joined to it
+on birth date, sex and postcode, which FEEDS.md forbids: recall is reported over all true pairs (the goal) and over
+the linkable ones (what the rules leave to find).
 """
 
 from __future__ import annotations
@@ -43,6 +49,12 @@ class LinkageQuality:
     true_pairs: int
     correct_pairs: int
     rules: dict[str, RuleQuality] = field(default_factory=dict)
+    linkable_pairs: int = 0  # true pairs the rules allow linking (module docstring)
+    correct_linkable_pairs: int = 0
+
+    @property
+    def linkable_recall(self) -> float:
+        return self.correct_linkable_pairs / self.linkable_pairs if self.linkable_pairs else 1.0
 
     @property
     def precision(self) -> float:
@@ -70,20 +82,43 @@ def read_truth(truth_dir: Path) -> dict[tuple[str, int], str]:
         return {(r["file_name"], int(r["row_number"])): r["person_id"] for r in csv.DictReader(fh)}
 
 
-def read_links() -> list[tuple[str, int, int, str]]:
-    """(file name, row number, linked person, rule) of every record in the restricted person index."""
+def read_links() -> list[tuple]:
+    """(file name, row number, linked person, rule, evidence keys) of every record in the restricted person index.
+    The evidence keys (NHS number, UPN, feed:sender:local id, has a forename and a birth date) stay in memory."""
     with db.connect(role=db.TRANSFORMER) as conn:
         rows = conn.execute(
             "select records.source_file_name, records.source_row_number, person_index.person_seq,"
-            " person_index.link_rule"
+            " person_index.link_rule, records.nhs_number, records.upn,"
+            " records.feed || ':' || records.sender_code || ':' || records.local_person_id,"
+            " records.forename is not null and records.birth_date is not null"
             " from restricted.int_person_index as person_index"
             " inner join restricted.int_person_records as records on person_index.record_seq = records.record_seq"
         ).fetchall()
-    return [(f, int(n), int(p), r) for f, n, p, r in rows]
+    return [(f, int(n), int(p), r, (nhs, upn, local, bool(named))) for f, n, p, r, nhs, upn, local, named in rows]
 
 
-def compare(truth: dict[tuple[str, int], str], links: list[tuple[str, int, int, str]]) -> LinkageQuality:
-    matched = [(person, truth[(f, n)], rule) for f, n, person, rule in links if (f, n) in truth]
+def _linkable_parts(keys: list[tuple]) -> list[int]:
+    """Each record of one true person: which part of it the rules can reach (union-find on shared evidence)."""
+    parent = list(range(len(keys)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[tuple, int] = {}
+    for i, (nhs, upn, local, named) in enumerate(keys):
+        for key in (("n", nhs), ("u", upn), ("l", local), ("s", True if named else None)):
+            if key[1] is None:
+                continue
+            j = first.setdefault(key, i)
+            parent[find(i)] = find(j)
+    return [find(i) for i in range(len(keys))]
+
+
+def compare(truth: dict[tuple[str, int], str], links: list[tuple]) -> LinkageQuality:
+    matched = [(person, truth[(f, n)], rule) for f, n, person, rule, *_ in links if (f, n) in truth]
     cluster_size = Counter(p for p, _, _ in matched)
     true_size = Counter(t for _, t, _ in matched)
     both = Counter((p, t) for p, t, _ in matched)
@@ -94,7 +129,21 @@ def compare(truth: dict[tuple[str, int], str], links: list[tuple[str, int, int, 
         q.predicted_partners += cluster_size[person] - 1
         q.correct_partners += both[(person, true_person)] - 1
         q.true_partners += true_size[true_person] - 1
+    # Linkable pairs: within each true person, the parts the rules can reach; correct ones also linked.
+    by_true: dict[str, list[tuple[int, tuple]]] = {}
+    for f, n, person, _, *rest in links:
+        if (f, n) in truth:
+            by_true.setdefault(truth[(f, n)], []).append((person, rest[0] if rest else (None, None, None, True)))
+    linkable = correct_linkable = 0
+    for records in by_true.values():
+        if len(records) < 2:
+            continue
+        parts = _linkable_parts([k for _, k in records])
+        linkable += sum(_pairs(c) for c in Counter(parts).values())
+        correct_linkable += sum(_pairs(c) for c in Counter(zip(parts, [p for p, _ in records], strict=True)).values())
     return LinkageQuality(
+        linkable_pairs=linkable,
+        correct_linkable_pairs=correct_linkable,
         compared_records=len(matched),
         unmatched_truth_rows=len(truth) - len(matched),
         predicted_pairs=sum(_pairs(n) for n in cluster_size.values()),
