@@ -60,37 +60,57 @@ def duckdb_in_memory(memory_limit: str = MEMORY_LIMIT) -> Iterator[duckdb.DuckDB
         shutil.rmtree(spill, ignore_errors=True)
 
 
+class _CopyReader:
+    """A COPY ... TO STDOUT as a read-only file for Arrow's CSV reader: blocks are read as Arrow asks for them, so
+    only a few MB of the input are ever in Python."""
+
+    def __init__(self, copy) -> None:
+        self._blocks = iter(copy)
+        self._buffer = bytearray()
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            block = next(self._blocks, None)
+            if block is None:
+                break
+            self._buffer += block
+        size = len(self._buffer) if size < 0 else min(size, len(self._buffer))
+        out = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return out
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def _copy_in(pg, con: duckdb.DuckDBPyConnection) -> int:
-    """int_person_records into DuckDB table `rec`, streamed by COPY in batches (through Arrow)."""
+    """int_person_records into DuckDB table `rec`: COPY as CSV, parsed by Arrow in record batches, appended batch by
+    batch (no Python object per record)."""
     import pyarrow as pa
+    from pyarrow import csv
 
     create_input(con)
     names = [c.strip() for c in _INPUT_COLUMNS.split(",")]
-    schema = pa.schema([(n, pa.date32() if n == "birth_date" else pa.string()) for n in names])
+    types = {n: pa.date32() if n == "birth_date" else pa.string() for n in names}
     total = 0
-    with pg.cursor() as cur, cur.copy(f"copy (select {_INPUT_COLUMNS} from {INPUT}) to stdout (format binary)") as cp:
-        cp.set_types(["text"] * 10 + ["date"] + ["text"] * 3)
-        batch: list[tuple] = []
-        for row in cp.rows():
-            batch.append(row)
-            if len(batch) >= _BATCH:
-                total += _append(con, batch, names, schema)
-                batch = []
-        total += _append(con, batch, names, schema)
+    with pg.cursor() as cur, cur.copy(f"copy (select {_INPUT_COLUMNS} from {INPUT}) to stdout (format csv)") as cp:
+        reader = csv.open_csv(
+            _CopyReader(cp),
+            read_options=csv.ReadOptions(column_names=names, block_size=8 << 20),
+            parse_options=csv.ParseOptions(newlines_in_values=True),
+            # PostgreSQL's CSV: NULL is an empty unquoted field, an empty string is ""
+            convert_options=csv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                               quoted_strings_can_be_null=False, null_values=[""]))
+        for batch in reader:
+            con.register("ipb_batch", pa.Table.from_batches([batch]))
+            con.execute("insert into rec select * from ipb_batch").fetchall()
+            con.unregister("ipb_batch")
+            total += batch.num_rows
     return total
-
-
-def _append(con, rows: list[tuple], names: list[str], schema) -> int:
-    import pyarrow as pa
-
-    if not rows:
-        return 0
-    columns = zip(*rows, strict=True)
-    table = pa.Table.from_arrays([pa.array(c, t.type) for c, t in zip(columns, schema, strict=True)], schema=schema)
-    con.register("ipb_batch", table)
-    con.execute("insert into rec select * from ipb_batch").fetchall()
-    con.unregister("ipb_batch")
-    return len(rows)
 
 
 def _copy_out(pg, con: duckdb.DuckDBPyConnection) -> None:
