@@ -21,7 +21,8 @@ test: setup lint warehouse-start  ## set up, start what the tests need, run the 
 	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # The fast loop (CONTRIBUTING.md): about a minute, not the gate. `make test` stays what CI runs.
-FAST_SQL_PATHS := 'dbt_project/models/*.sql' 'dbt_project/macros/*.sql' 'dbt_project/snapshots/*.sql' 'src/ipb/sql/*.sql'
+FAST_SQL_PATHS := 'dbt_project/models/*.sql' 'dbt_project/macros/*.sql' 'dbt_project/snapshots/*.sql' 'src/ipb/sql/*.sql' \
+	'src/ipb/quality/sql/*.sql'
 FAST_SQL := git diff --name-only --diff-filter=d HEAD -- $(FAST_SQL_PATHS); git ls-files --others --exclude-standard -- $(FAST_SQL_PATHS)
 test-fast: setup warehouse-start  ## ruff, sqlfluff on changed SQL, the tests marked fast, the dbt unit tests once
 	$(VENV)/bin/ruff check src dags tests bench expectations
@@ -49,7 +50,8 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 lint: setup
 	$(VENV)/bin/ruff check src dags tests bench expectations
-	$(VENV)/bin/sqlfluff lint --disable-progress-bar --processes 2 $(wildcard dbt_project/models dbt_project/macros dbt_project/snapshots) src/ipb/sql
+	$(VENV)/bin/sqlfluff lint --disable-progress-bar --processes 2 $(wildcard dbt_project/models dbt_project/macros dbt_project/snapshots) src/ipb/sql \
+		src/ipb/quality/sql
 
 warehouse-start: setup
 	$(IPB) warehouse start
