@@ -10,12 +10,7 @@ persons as (
 ),
 
 codes as (
-    select
-        code_list,
-        lower(trim(spelling)) as spelling_key,
-        value,
-        warehouse_code
-    from {{ ref('sen2_codes') }}
+    {{ contract_codes('sen2_codes') }}
 ),
 
 requests as (

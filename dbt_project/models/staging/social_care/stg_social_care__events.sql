@@ -23,12 +23,7 @@ source as (
 ),
 
 codes as (
-    select
-        code_list,
-        lower(trim(spelling)) as spelling_key,
-        value,
-        warehouse_code
-    from {{ ref('cld_codes') }}
+    {{ contract_codes('cld_codes') }}
 ),
 
 mechanisms as (
