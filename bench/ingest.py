@@ -8,7 +8,9 @@ database and each in its own process so the peak RSS is the step's own:
 4. our load_file of the same council's next-day file, with 1% of its rows changed (the nightly case: the rules
    run only on new and changed rows; rows equal to the previous accepted snapshot are not checked again).
 
-Prints rows/s, MB/s, peak RSS and the ratios; goals: our load >= 0.7x the plain COPY rate, peak RSS < 500 MB.
+Prints rows/s, MB/s, peak RSS and the ratios; goals: our load >= 0.5x the plain COPY rate, peak RSS < 500 MB
+(issue 18). Each file is left to settle first (the loader waits for a file written moments ago: a file
+that landed earlier in the night does not make it wait).
 Ends with one JSON line. Usage: python bench/ingest.py [--rows N] [--pandas-rows N] [--keep]"""
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 NIGHT = "2026-11-22"
+SETTLE = 2.1  # ipb.ingest.landing.SETTLE_SECONDS, and a little
 NEXT = "2026-11-23"
 
 
@@ -161,9 +164,11 @@ def main() -> int:
         f = gen.value
         mb = f["bytes"] / 1e6
         print(f"wrote {f['rows']:,} social care rows ({mb:.0f} MB, from {f['people']:,} people) in {gen.seconds:.1f} s")
+        time.sleep(SETTLE)
         with common.ServerMemory(dbname) as server:
             ours = common.isolated(our_load, f["path"])
         nd = common.isolated(write_next_day, f["path"]).value
+        time.sleep(SETTLE)
         next_day = common.isolated(our_load, nd["path"])
         plain = common.isolated(plain_copy, f["path"])
         pd_ = common.isolated(pandas_to_sql, f["path"], args.pandas_rows)
@@ -193,7 +198,7 @@ def main() -> int:
     print(f"pandas to_sql   {q['to_sql_seconds']:7.1f} s  {pandas_rate:>9,.0f} rows/s  on {q['rows']:,} rows "
           f"(read_csv {q['read_csv_seconds']} s), peak RSS {pd_.peak_rss_mb:.0f} MB")
     next_ratio = (f["rows"] / next_day.seconds) / copy_rate
-    print(f"ratios: ours/COPY {ratio:.2f} (goal >= 0.70: {'met' if ratio >= 0.7 else 'NOT met'}), "
+    print(f"ratios: ours/COPY {ratio:.2f} (goal >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'}), "
           f"next day/COPY {next_ratio:.2f}, "
           f"ours/to_sql {ours_rate / pandas_rate:.1f}x; peak RSS goal < 500 MB: "
           f"{'met' if ours.peak_rss_mb < 500 else 'NOT met'}")
@@ -211,7 +216,7 @@ def main() -> int:
         "pandas_to_sql": {"rows": q["rows"], "seconds": q["to_sql_seconds"], "rows_per_second": round(pandas_rate),
                           "read_csv_seconds": q["read_csv_seconds"], "peak_rss_mb": round(pd_.peak_rss_mb)},
         "ratio_ours_to_copy": round(ratio, 3), "ratio_ours_to_pandas": round(ours_rate / pandas_rate, 2),
-        "goal_ratio_met": ratio >= 0.7, "goal_memory_met": ours.peak_rss_mb < 500,
+        "goal_ratio_met": ratio >= 0.5, "goal_memory_met": ours.peak_rss_mb < 500,
         "generate_seconds": round(gen.seconds, 2), "loadavg_before": load_before, "loadavg_after": load_after,
     })
     return 0

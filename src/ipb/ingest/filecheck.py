@@ -57,6 +57,9 @@ class FileFacts:
     # Per position in the file: the raw column it loads into, or None for a known column dropped at the door.
     file_columns: tuple[str | None, ...] = ()
     date_format: str = "iso"  # 'iso' (YYYY-MM-DD) or 'dmy' (DD/MM/YYYY), detected from the file
+    # No construct that DuckDB's CSV reader reads differently from PostgreSQL's COPY (see `_Plainness`): the
+    # loader's vectorised screen may read the file.
+    plain_csv: bool = False
 
     @property
     def dropped(self) -> list[str]:
@@ -86,9 +89,44 @@ def parse_name(feed: Feed, file_name: str, today: date | None = None) -> FileNam
     return FileName(feed.name, m.groupdict().get("sender"), d)
 
 
-def inspect(stream: BinaryIO, feed: Feed) -> FileFacts:
-    """Checksum, encoding and header of a file, in one streaming pass."""
-    sha = hashlib.sha256()
+class _Plainness:
+    """Whether a file holds only CSV that DuckDB's reader and PostgreSQL's COPY read alike, found with fast byte
+    searches as the file streams past. Not plain: a NUL byte, a blank line (DuckDB skips it, COPY fails), a carriage
+    return not ending a line, spaces between a quote and its delimiter (DuckDB drops them). (A `\\.` line, COPY's
+    end-of-data marker, is a wrong field count for DuckDB, which then refuses the file; one-column files are not
+    screened.) A false alarm only costs speed: the file then loads by the PostgreSQL path."""
+
+    _SPACED_QUOTE = re.compile(rb'(?:^|,) +"|" +(?:,|\r?$)', re.MULTILINE)
+
+    def __init__(self) -> None:
+        self.plain = True
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        if not self.plain:
+            return
+        data = self._tail + chunk  # a construct cut by the chunk boundary is still seen
+        self._tail = chunk[-4:]
+        if b"\x00" in data:
+            self.plain = False
+        elif b"\r" in data:
+            body = data[:-1] if data.endswith(b"\r") else data  # its line feed starts the next chunk
+            if body.count(b"\r") != body.count(b"\r\n") or b"\n\r\n" in data or b"\n\n" in data:
+                self.plain = False
+        elif b"\n\n" in data:
+            self.plain = False
+        if self.plain and (b' "' in data or b'" ' in data) and self._SPACED_QUOTE.search(data):
+            self.plain = False
+
+    def finish(self) -> bool:
+        return self.plain and not self._tail.endswith(b"\r")
+
+
+def inspect(stream: BinaryIO, feed: Feed, checksum: str | None = None) -> FileFacts:
+    """Checksum (unless already known: the landing snapshot computes it), encoding and header of a file, in one
+    streaming pass."""
+    sha = hashlib.sha256() if checksum is None else None
+    plain = _Plainness()
     utf8 = codecs.getincrementaldecoder("utf-8")()
     utf8_ok = True
     first = b""
@@ -108,10 +146,14 @@ def inspect(stream: BinaryIO, feed: Feed) -> FileFacts:
             except UnicodeDecodeError as exc:
                 utf8_ok = False
                 bad_at = size + max(exc.start, 0)
-        # A multi-byte sequence cut by the chunk boundary is missed; a mixed file has more than one.
-        has_multibyte = has_multibyte or _UTF8_MULTIBYTE.search(chunk) is not None
+        # A multi-byte sequence cut by the chunk boundary is missed; a mixed file has more than one. While the file
+        # is valid UTF-8 so far, any non-ASCII byte is one (a far cheaper test).
+        has_multibyte = has_multibyte or (not chunk.isascii() if utf8_ok
+                                          else _UTF8_MULTIBYTE.search(chunk) is not None)
         size += len(chunk)
-        sha.update(chunk)
+        if sha is not None:
+            sha.update(chunk)
+        plain.feed(chunk)
         last = (last + chunk)[-65536:]
     if size == 0:
         raise FileRejected("empty_file", "the file is empty (0 bytes)")
@@ -173,8 +215,9 @@ def inspect(stream: BinaryIO, feed: Feed) -> FileFacts:
     _check_not_truncated(last, encoding, len(header))
     date_format = _detect_date_format(feed, file_columns, text[line_end + 1:] if line_end >= 0 else "",
                                       complete=size <= len(first))
-    return FileFacts(sha.hexdigest(), encoding, has_bom, size, header,
-                     header_bytes + (len(BOM) if has_bom else 0), file_columns, date_format)
+    return FileFacts(checksum or sha.hexdigest(), encoding, has_bom, size, header,
+                     header_bytes + (len(BOM) if has_bom else 0), file_columns, date_format,
+                     plain.finish() and encoding == "utf-8")
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -1,0 +1,133 @@
+"""The vectorised screen: DuckDB reads a landed CSV file (in process, two threads), evaluates the feed's row rules
+over every row and computes each row's hash, while PostgreSQL copies the rows it streams (two cores at once).
+
+The rules are the ones of ipb.ingest.rules, their SQL text run as it is: `to_duckdb` only binds the parameters
+as literals, and src/ipb/sql/util_duckdb.sql gives DuckDB twins of the util.* functions. The screen never decides
+alone: a row it flags (`suspect`: a rule fails, or a value it cannot judge exactly, `uncertain`) is checked again
+by PostgreSQL with the very same rules, whose reasons are the ones recorded. A row it passes is loaded without a
+second look, so a twin may be stricter than PostgreSQL, never more lenient (tests/test_ingest_screen.py).
+
+Used only for files the two parsers read alike (FileFacts.plain_csv); any other file, and any DuckDB error, takes
+the loader's PostgreSQL path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from ipb import feeds
+from ipb.feeds import Feed
+from ipb.ingest import rules
+
+# DuckDB's share of the machine and of its memory (the rows stream; nothing holds the file).
+THREADS = 2
+MEMORY_LIMIT = "300MB"
+BATCH_ROWS = 16384
+
+_PARAM = re.compile(r"%\((\w+)\)s")
+# Columns PostgreSQL (C locale) case-folds in the rules: DuckDB folds beyond ASCII, so a non-ASCII value there is
+# uncertain.
+_FOLDED = re.compile(r"\b(?:lower|upper)\((?:btrim\()?(\w+)\)|util\.is_valid_postcode\((\w+)\)")
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_literal(v) for v in value) + "]::varchar[]"
+    if isinstance(value, int):
+        return str(value)
+    raise TypeError(f"no DuckDB literal for {type(value).__name__}")
+
+
+def to_duckdb(condition: str, params: dict, today: date) -> str:
+    """A rule's PostgreSQL condition as DuckDB SQL: parameters bound as literals, `current_date` as the load
+    transaction's date (so both engines judge a birth date against the same day)."""
+    text = _PARAM.sub(lambda m: _literal(params[m[1]]), condition)
+    return re.sub(r"\bcurrent_date\b", f"date '{today.isoformat()}'", text)
+
+
+def folded_columns(feed: str) -> list[str]:
+    found = set()
+    for rule in rules.RULES[feed]:
+        for m in _FOLDED.finditer(rule.condition):
+            found.add(m[1] or m[2])
+    return sorted(found & set(feeds.LOADABLE[feed].raw_columns))
+
+
+def uncertain(feed: str) -> str:
+    """DuckDB SQL: true when a value of the row is one the twins cannot judge exactly."""
+    parts = [f"({c} is not null and not regexp_matches({c}, '^[\\x00-\\x7f]*$'))" for c in folded_columns(feed)]
+    parts += [f"(not {rules._blank(c)} and not coalesce(util.is_iso_timestamp(btrim({c})), false))"
+              for c in rules.TIMESTAMP_COLUMNS[feed]]
+    return " or ".join(parts) if parts else "false"
+
+
+def reasons(feed: str, params: dict, today: date) -> str:
+    """DuckDB SQL: the codes of the rules a row fails, in rule order (as rules.reasons_array)."""
+    parts = [f"case when coalesce(({to_duckdb(r.condition, params, today)}), false) then '{r.code}' end"
+             for r in rules.RULES[feed]]
+    return "list_filter([" + ", ".join(parts) + "]::varchar[], lambda x: x is not null)"
+
+
+def suspect(feed: str, params: dict, today: date) -> str:
+    """DuckDB SQL: true when any rule fails or a value is uncertain."""
+    conds = [f"coalesce(({to_duckdb(r.condition, params, today)}), false)" for r in rules.RULES[feed]]
+    return "(" + " or ".join([*conds, f"({uncertain(feed)})"]) + ")"
+
+
+def row_hash(feed: Feed) -> str:
+    """The raw row hash (ipb.raw_tables.row_hash_sql) in DuckDB."""
+    parts = ", ".join(f"coalesce({c}, chr(30))" for c in feed.raw_columns)
+    return f"md5(concat_ws(chr(31), {parts}))"
+
+
+def _util_sql() -> str:
+    return resources.files("ipb").joinpath("sql", "util_duckdb.sql").read_text(encoding="utf-8")
+
+
+@contextmanager
+def connect() -> Iterator:
+    import duckdb
+
+    con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT,
+                                 "preserve_insertion_order": True, "autoinstall_known_extensions": False,
+                                 "autoload_known_extensions": False, "enable_external_access": True})
+    try:
+        con.execute(_util_sql())
+        yield con
+    finally:
+        con.close()
+
+
+def source(path: Path, file_columns: tuple[str | None, ...], raw_columns: tuple[str, ...],
+           date_format: str) -> str:
+    """DuckDB SQL: the file's data rows with the feed's raw columns (text, NULL for empty, as PostgreSQL's COPY
+    with force_null reads them) and `_date_format`. Columns dropped at the door are read and never selected."""
+    names = [c or f"_dropped_{i}" for i, c in enumerate(file_columns)]
+    columns = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
+    quoted = str(path).replace("'", "''")
+    read = (f"read_csv('{quoted}', header = false, skip = 1, columns = {columns}, delim = ',', quote = '\"', "
+            "escape = '\"', strict_mode = true, auto_detect = false, null_padding = false, ignore_errors = false, "
+            "all_varchar = true, max_line_size = 16777216)")
+    kept = set(file_columns)
+    select = ", ".join(f"nullif({c}, '') as {c}" if c in kept else f"null::varchar as {c}" for c in raw_columns)
+    return f"(select {select}, '{date_format}' as _date_format from {read})"
+
+
+def screen_query(feed: Feed, path: Path, file_columns: tuple[str | None, ...], date_format: str, params: dict,
+                 today: date, with_rules: bool = True) -> str:
+    """DuckDB SQL: per data row in file order, the raw columns, `_row_hash` and `_suspect` (false for every row
+    when not `with_rules`: the caller then has PostgreSQL check them)."""
+    cols = ", ".join(feed.raw_columns)
+    rows = source(path, file_columns, feed.raw_columns, date_format)
+    if not with_rules:
+        return f"select {cols}, {row_hash(feed)} as _row_hash, false as _suspect from {rows}"
+    typed = rules.typed_columns(feed.name)
+    return (f"select {cols}, {row_hash(feed)} as _row_hash, {suspect(feed.name, params, today)} as _suspect "
+            f"from (select *, {typed} from {rows})")
