@@ -1,5 +1,5 @@
 """The vectorised screen (ipb.ingest.screen) runs the row rules' own SQL in DuckDB with DuckDB twins of util.*
-(src/ipb/sql/util_duckdb.sql). Every feed's rules run in both engines over a corpus (the fixtures, feedrows'
+(src/ipb/sql/duckdb/util.sql). Every feed's rules run in both engines over a corpus (the fixtures, feedrows'
 rows, and edge values for dates, amounts, units, timestamps and codes): on every row the screen can judge
 (not `uncertain`) the reason codes must be identical, and on every row PostgreSQL quarantines the screen must flag
 it (a twin may be stricter, never more lenient: a row the screen passes is loaded unchecked)."""

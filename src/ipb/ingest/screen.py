@@ -2,7 +2,7 @@
 over every row and computes each row's hash, while PostgreSQL copies the rows it streams (two cores at once).
 
 The rules are the ones of ipb.ingest.rules, their SQL text run as it is: `to_duckdb` only binds the parameters
-as literals, and src/ipb/sql/util_duckdb.sql gives DuckDB twins of the util.* functions. The screen never decides
+as literals, and src/ipb/sql/duckdb/util.sql gives DuckDB twins of the util.* functions. The screen never decides
 alone: a row it flags (`suspect`: a rule fails, or a value it cannot judge exactly, `uncertain`) is checked again
 by PostgreSQL with the very same rules, whose reasons are the ones recorded. A row it passes is loaded without a
 second look, so a twin may be stricter than PostgreSQL, never more lenient (tests/test_ingest_screen.py).
@@ -88,7 +88,7 @@ def row_hash(feed: Feed) -> str:
 
 
 def _util_sql() -> str:
-    return resources.files("ipb").joinpath("sql", "util_duckdb.sql").read_text(encoding="utf-8")
+    return resources.files("ipb").joinpath("sql", "duckdb", "util.sql").read_text(encoding="utf-8")
 
 
 @contextmanager

@@ -81,8 +81,9 @@ create or replace macro util.to_iso_date(value) as
             then try_cast(btrim(value) as date)
     end;
 
-create or replace macro util.to_date(value) as util.to_iso_date(value),
-    (value, date_format) as util.to_iso_date(util.iso_date_text(value, date_format));
+-- Two overloads, as util.to_date in PostgreSQL (sqlfluff's DuckDB dialect does not parse macro overloads).
+create or replace macro util.to_date(value) as util.to_iso_date(value),  -- noqa: PRS
+    (value, date_format) as util.to_iso_date(util.iso_date_text(value, date_format));  -- noqa: PRS
 
 -- Only whether a timestamp parses is read by the rules; the date stands for the instant.
 create or replace macro util.to_timestamp(value) as
