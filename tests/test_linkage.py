@@ -189,3 +189,23 @@ def test_person_anchor_is_stable_across_nights() -> None:
     a, b = run(night1), run(night2)
     assert a["anchor"]["nhs_phb:Q1:S1"] == b["anchor"]["nhs_phb:Q1:S1"] == a["anchor"]["social_care:1:S2"]
     assert a["anchor"]["social_care:1:S4"] == b["anchor"]["social_care:1:S4"]  # its local id, not its first row
+
+
+@pytest.mark.fast
+def test_linkage_quality_counts_the_pairs_the_rules_can_link() -> None:
+    """A nameless record sharing no identifier with the rest of its person is a true pair no rule may link (birth
+    date and postcode alone): recall counts it, linkable recall does not."""
+    from ipb.transform.linkage_quality import compare
+
+    truth = {("f", 1): "P1", ("f", 2): "P1", ("f", 3): "P1", ("f", 4): "P2", ("f", 5): "P2"}
+    links = [
+        ("f", 1, 10, "nhs_number", ("9990000018", None, None, True)),
+        ("f", 2, 10, "nhs_number", ("9990000018", None, "social_care:1:P9", False)),  # nameless, same NHS number
+        ("f", 3, 11, "unlinked", (None, None, "social_care:2:X1", False)),  # nameless, no shared identifier
+        ("f", 4, 12, "unlinked", (None, "A123456789012", None, True)),
+        ("f", 5, 13, "unlinked", (None, None, "send_budget:886:B1", True)),  # named: Splink could have found it
+    ]
+    q = compare(truth, links)
+    assert (q.true_pairs, q.correct_pairs) == (4, 1)
+    assert (q.linkable_pairs, q.correct_linkable_pairs) == (2, 1)
+    assert q.linkable_recall == 0.5
