@@ -1,6 +1,6 @@
 """Airflow DAG `build_warehouse`: the night's warehouse build, triggered by data.
 
-It runs when all three raw-feed Assets have been updated (or, at the latest, at the build deadline, so that a
+It runs when every raw-feed Asset has been updated (or, at the latest, at the build deadline, so that a
 feed that never arrives cannot block the others: the build then uses that feed's last good snapshot and says
 so). Steps: check which feeds are fresh (and skip the run when no feed loaded anything since the last
 publication) -> dbt through Cosmos in two steps around the linkage task (from the manifest prepared at build

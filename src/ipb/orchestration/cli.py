@@ -306,7 +306,7 @@ def run(
     night: str = typer.Option(None, "--date", help="the night's logical date, YYYY-MM-DD (default: yesterday)"),
     landing: Path = typer.Option(None, "--landing", help="the night's folder of landed files"),
 ) -> None:
-    """Run one whole night locally through Airflow: ingest the three feeds, build, gate, publish, report.
+    """Run one whole night locally through Airflow: ingest the feeds, build, gate, publish, report.
     SIGTERM or Ctrl-C stops it within seconds, leaving nothing half-done; re-running the night is safe."""
     from ipb import config
 

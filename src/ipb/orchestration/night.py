@@ -2,7 +2,7 @@
 
 This is the quick in-process path (no scheduler): the three ingestion DAGs run with `dag.test()` for the night's
 logical date in Airflow's SQLite metadata under the Airflow home; the Asset events their runs record (read, never
-written by hand) stand for the scheduler's AssetAll condition. When all three feeds are updated the build runs;
+written by hand) stand for the scheduler's AssetAll condition. When every feed is updated the build runs;
 when one is missing it runs after the grace period on that feed's last good snapshot, and says so. Then a
 summary a person reads in ten seconds. The real scheduler, triggerer and UI run with `ipb airflow up`
 (docs/airflow.md), on the same DAGs.
@@ -104,7 +104,7 @@ def run_night(night: date, landing: Path | None = None, grace_seconds: float | N
             missing = [f for f in feeds.FEEDS if f not in result.queued_feeds]
         result.build_trigger = "deadline (missing: " + ", ".join(missing) + ")" if missing else "assets"
     else:
-        result.build_trigger = "assets (all three feeds updated)"
+        result.build_trigger = "assets (every feed updated)"
     say(f"running {BUILD_DAG} (triggered by {result.build_trigger})")
     build = bag.get_dag(BUILD_DAG).test(logical_date=logical)
     result.dag_states[BUILD_DAG] = str(getattr(build.state, "value", build.state))
