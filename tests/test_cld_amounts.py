@@ -120,10 +120,10 @@ def test_social_care_amounts_equal_the_files_annualised_services(
                              ).fetchone()[0]
         # Unpaid carers' own support is kept, marked, and left out of service users' integrated budgets.
         carers = conn.execute("""select
-                (select count(*) from build_marts.fct_budget_component where recipient = 'carer'),
+                (select count(*) from build_marts.fct_budget_component where recipient = 'unpaid_carer'),
                 (select count(*) from build_marts.fct_integrated_personal_budget as f
                  where exists (select from build_marts.fct_budget_component as c
-                               where c.person_key = f.person_key and c.recipient = 'carer')
+                               where c.person_key = f.person_key and c.recipient = 'unpaid_carer')
                    and not exists (select from build_marts.fct_budget_component as c
                                    where c.person_key = f.person_key and c.recipient = 'service_user')),
                 (select national_people from build_reports.rpt_integrated_budgets_by_area

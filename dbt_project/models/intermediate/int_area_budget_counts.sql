@@ -10,7 +10,7 @@ budgets as (
 
 carer_components as (
     select * from {{ ref('int_person_budgets_as_at') }}
-    where as_at_kind = 'latest' and recipient = 'carer'
+    where as_at_kind = 'latest' and recipient = 'unpaid_carer'
 ),
 
 opted_out as (
@@ -48,7 +48,7 @@ measures as (
         ('education+social_care', 'funder_mix'),
         ('education+health+social_care', 'funder_mix'),
         ('direct_payment', 'management'),
-        ('carers_with_personal_budget', 'carers')
+        ('carers_with_personal_budget', 'unpaid_carers')
     ) as m (measure, measure_group)
 ),
 

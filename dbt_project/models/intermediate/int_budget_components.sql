@@ -70,7 +70,7 @@ adult_social_care_components as (
         social_care.sender_code,
         social_care.extract_date,
         social_care.reporting_period_end_date,
-        case when social_care.is_carer then 'carer' else 'service_user' end as recipient
+        case when social_care.is_carer then 'unpaid_carer' else 'service_user' end as recipient
     from social_care
     left join orgs on social_care.cld_la_code = orgs.cld_la_code
     where social_care.is_budget_component

@@ -24,7 +24,7 @@ cells as (
         area_code as block_row,
         measure as block_col,
         case
-            when measure = 'people_with_budget' or measure_group = 'carers' then null
+            when measure = 'people_with_budget' or measure_group = 'unpaid_carers' then null
             when measure_group = 'funder_mix' and measure like '%+%' then as_at_date::text || '|' || area_level || '|top'
             else as_at_date::text || '|' || area_level || '|total'
         end as parent_table,
