@@ -20,12 +20,16 @@
     dropped; letters that do not decompose (ø, ł, đ, ß, æ, œ, þ, ı ...) are mapped by hand. Runs before upper():
     the warehouse's C collation upper-cases ASCII letters only. -#}
 {% macro fold_accents(expr) -%}
-    replace(replace(replace(replace(replace(replace(replace(
-        translate(
-            regexp_replace(normalize({{ expr }}, nfd), '[\u0300-\u036f]', '', 'g'),
-            'ØøŁłĐđÐðıĦħŦŧ', 'OoLlDdDdiHhTt'
-        ),
-        'ß', 'ss'), 'Æ', 'AE'), 'æ', 'ae'), 'Œ', 'OE'), 'œ', 'oe'), 'Þ', 'TH'), 'þ', 'th')
+    {#- ASCII text (one byte per character, nearly every name) has nothing to fold: it skips normalize(). -#}
+    case
+        when octet_length({{ expr }}) = char_length({{ expr }}) then {{ expr }}
+        else replace(replace(replace(replace(replace(replace(replace(
+            translate(
+                regexp_replace(normalize({{ expr }}, nfd), '[\u0300-\u036f]', '', 'g'),
+                'ØøŁłĐđÐðıĦħŦŧ', 'OoLlDdDdiHhTt'
+            ),
+            'ß', 'ss'), 'Æ', 'AE'), 'æ', 'ae'), 'Œ', 'OE'), 'œ', 'oe'), 'Þ', 'TH'), 'þ', 'th')
+    end
 {%- endmacro %}
 
 {#- Names: accents folded, upper case, letters only (spaces, hyphens, apostrophes and dots removed). -#}
