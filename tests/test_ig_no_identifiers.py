@@ -85,7 +85,9 @@ def _identifiers(folder: Path) -> set[bytes]:
     found = {n.encode() for n in NAMES} | {POSTCODE.encode(), BIRTH_DATE.encode()}
     for path in folder.iterdir():
         if path.is_file() and not path.is_symlink():
-            found |= set(re.findall(rb"999\d{7}", path.read_bytes()))
+            data = path.read_bytes()
+            found |= set(re.findall(rb"999\d{7}", data))  # NHS numbers (test range)
+            found |= set(re.findall(rb"(?<![A-Za-z0-9])[A-HJ-NP-RT-Z]\d{12}(?![0-9])", data))  # UPNs (SEN2, budgets)
     return found
 
 
