@@ -36,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 
-INGEST = ("ingest_nhs_phb", "ingest_social_care", "ingest_send")
+from ipb.orchestration.night import INGEST_DAGS  # noqa: E402
+
+INGEST = tuple(INGEST_DAGS)  # one ingestion DAG per feed
 BUILD = "build_warehouse"
 KEY = "bench-celery-key-2f61c9a04e8d7b35"
 

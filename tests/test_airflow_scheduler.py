@@ -2,7 +2,7 @@
 folder, warehouse database and metadata database), observed only through the REST API and the warehouse's audit.
 
 1. On a fresh install the deadline run of build_warehouse starts at once, finds nothing new and ends successful
-   (skipped), not failed; a night's files dropped into the landing zone, the three ingestion runs triggered through
+   (skipped), not failed; a night's files dropped into the landing zone, the ingestion runs triggered through
    the API, and the asset-triggered build publishes the warehouse.
 2. A build whose dbt step fails (a raw table renamed away) ends FAILED within minutes with no task left waiting,
    the failure is in audit.pipeline_events and POSTed to the alert webhook (codes, no values), `ipb airflow
@@ -30,6 +30,7 @@ import pytest
 from ipb import config, warehouse
 from ipb.generate import generate_night
 from ipb.orchestration import airflow_local
+from ipb.orchestration.night import INGEST_DAGS
 from tests.conftest import copy_expectations
 
 pytestmark = pytest.mark.scenario
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.scenario
 NIGHT = date(2026, 11, 22)
 PEOPLE = 300
 KEY = "scheduler-test-key-5d0c2e9b7a41f83e"
-INGEST = ["ingest_nhs_phb", "ingest_social_care", "ingest_send"]
+INGEST = INGEST_DAGS  # one ingestion DAG per feed
 BUILD = "build_warehouse"
 UNFINISHED = {None, "none", "scheduled", "queued", "running", "deferred", "up_for_retry", "up_for_reschedule",
               "restarting"}
@@ -181,7 +182,7 @@ def test_fresh_install_deadline_run_skips_and_the_night_publishes(airflow: Airfl
     assert states["check_feeds"] == "success" and states["dbt_build"] == "skipped", states
     assert airflow.query("select count(*) from audit.pipeline_events where event = 'build_skipped'")[0][0] >= 1
 
-    # Drop a night's files into the landing zone and trigger its three ingestion runs through the REST API.
+    # Drop a night's files into the landing zone and trigger its ingestion runs (one per feed) through the REST API.
     generate_night(NIGHT, PEOPLE, airflow.base / "landing" / NIGHT.isoformat(), seed=777)
     t0 = time.monotonic()
     for dag_id in INGEST:
@@ -191,7 +192,7 @@ def test_fresh_install_deadline_run_skips_and_the_night_publishes(airflow: Airfl
     assert airflow.wait_run(BUILD, run_id, 180) == "success"
     TIMINGS["dropped_to_published"] = time.monotonic() - t0
     run = airflow.api("GET", f"/dags/{BUILD}/dagRuns/{run_id}")
-    assert run["run_type"] == "asset_triggered"  # triggered by the three raw Assets, not by the clock
+    assert run["run_type"] == "asset_triggered"  # triggered by the raw Assets (one per feed), not by the clock
     assert airflow.query("select detail from audit.pipeline_events where run_id = %s and event like 'feeds_%%'",
                          (run_id,)) == [("all feeds fresh",)]
     tables = {r[0] for r in airflow.query(
