@@ -101,8 +101,9 @@ def test_first_night_publishes(night: Night) -> None:
 def first_night_publishes(night: Night) -> None:
     result = night.run(D1)
     assert result.dag_states == {"ingest_nhs_phb": "success", "ingest_social_care": "success",
-                                 "ingest_send": "success", "build_warehouse": "success"}
-    assert result.build_trigger.startswith("assets")  # triggered by data: all three raw Assets updated
+                                 "ingest_send": "success", "ingest_send_budget": "success",
+                                 "build_warehouse": "success"}
+    assert result.build_trigger.startswith("assets")  # triggered by data: every feed's raw Asset updated
     # Published marts exist and are readable; the build schemas were swapped in.
     published = {r[0] for r in night.query(
         "select table_schema || '.' || table_name from information_schema.tables"
