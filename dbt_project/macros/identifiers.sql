@@ -32,6 +32,17 @@
     end
 {%- endmacro %}
 
+{#- UPN (FEEDS.md: check letter + 12 digits, DfE modulus-23 check letter; util.is_valid_upn), upper-cased; null unless
+    valid. -#}
+{% macro valid_upn(expr) -%}
+    case when util.is_valid_upn(upper(btrim({{ expr }}))) then upper(btrim({{ expr }})) end
+{%- endmacro %}
+
+{#- ULN (FEEDS.md: 10 digits); null unless valid. -#}
+{% macro valid_uln(expr) -%}
+    case when btrim({{ expr }}) ~ '^[0-9]{10}$' then btrim({{ expr }}) end
+{%- endmacro %}
+
 {#- Names: accents folded, upper case, letters only (spaces, hyphens, apostrophes and dots removed). -#}
 {% macro normalise_name(expr) -%}
     nullif(regexp_replace(upper({{ fold_accents(expr) }}), '[^A-Z]', '', 'g'), '')

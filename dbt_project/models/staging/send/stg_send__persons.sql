@@ -13,11 +13,11 @@ renamed as (
     select
         _sender_code as sender_code,
         lea as dfe_la_number,
-        case when util.is_valid_upn(upper(btrim(upn))) then upper(btrim(upn)) end as upn,
-        case when btrim(uniquelearnernumber) ~ '^[0-9]{10}$' then btrim(uniquelearnernumber) end as uln,
-        nullif(btrim(upn), '') is not null and not util.is_valid_upn(upper(btrim(upn))) as has_invalid_upn,
+        {{ valid_upn('upn') }} as upn,
+        {{ valid_uln('uniquelearnernumber') }} as uln,
+        nullif(btrim(upn), '') is not null and {{ valid_upn('upn') }} is null as has_invalid_upn,
         nullif(btrim(uniquelearnernumber), '') is not null
-        and btrim(uniquelearnernumber) !~ '^[0-9]{10}$' as has_invalid_uln,
+        and {{ valid_uln('uniquelearnernumber') }} is null as has_invalid_uln,
         {{ normalise_name('surname') }} as surname,
         {{ normalise_name('forename') }} as forename,
         {{ name_tokens('surname') }} as surname_tokens,

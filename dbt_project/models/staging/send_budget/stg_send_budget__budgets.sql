@@ -17,8 +17,8 @@ renamed as (
         lea as dfe_la_number,
         btrim(localpersonid) as local_person_id,
         -- Optional identifiers: an invalid one is absent here (the row is kept; the gate counts it per sender).
-        case when util.is_valid_upn(upper(btrim(upn))) then upper(btrim(upn)) end as upn,
-        case when btrim(uniquelearnernumber) ~ '^[0-9]{10}$' then btrim(uniquelearnernumber) end as uln,
+        {{ valid_upn('upn') }} as upn,
+        {{ valid_uln('uniquelearnernumber') }} as uln,
         {{ valid_nhs_number('nhsnumber') }} as nhs_number,
         {{ normalise_name('surname') }} as surname,
         {{ normalise_name('forename') }} as forename,
