@@ -20,15 +20,6 @@
     )
 {%- endmacro %}
 
-{#- SEND personal budget flags to the warehouse management option (OA organised arrangements = notional). -#}
-{% macro send_management_option(oa, dp) -%}
-    case
-        when {{ oa }} = 1 and {{ dp }} = 1 then 'mixed'
-        when {{ dp }} = 1 then 'direct_payment'
-        when {{ oa }} = 1 then 'notional'
-    end
-{%- endmacro %}
-
 {#- Age bands of IG.md promise 2 from a date of birth at a date. A person is under N at a date exactly when they
     were born after that date less N years (age() semantics, also for 29 February; checked against
     extract(year from age()) on every birth date 1900-2030 at every day of fifteen months): eight date comparisons

@@ -25,8 +25,3 @@
 {% macro typed_timestamp(expr) -%}
     util.to_timestamp({{ expr }})
 {%- endmacro %}
-
-{#- A 0/1 flag as an integer. -#}
-{% macro typed_flag(expr) -%}
-    util.to_flag({{ expr }})
-{%- endmacro %}
