@@ -130,7 +130,7 @@ def test_accepted_range_is_the_staging_cast(fresh_db: str) -> None:
     the next one is refused."""
     db.bootstrap()
     casts = {function: cast for function, cast in _macro_casts().values()}
-    assert set(casts) == {"util.to_money", "util.to_units", "util.to_date", "util.to_timestamp", "util.to_flag"}
+    assert set(casts) == {"util.to_money", "util.to_units", "util.to_date", "util.to_timestamp"}
     edges = [
         # (function, largest accepted, its value, next refused)
         ("util.to_money", "9999999.99", "9999999.99", "10000000.00"),
@@ -145,8 +145,6 @@ def test_accepted_range_is_the_staging_cast(fresh_db: str) -> None:
          "9999-12-31T00:00:00Z"),
         ("util.to_timestamp", "1900-01-01T00:00:00Z", "1900-01-01 00:00:00+00:00", "1900-01-01T00:30:00+01:00"),
         ("util.to_timestamp", "2026-11-21T22:00:00Z", "2026-11-21 22:00:00+00:00", "2026-11-21 BC"),
-        ("util.to_flag", "1", "1", "2"),
-        ("util.to_flag", " 0 ", "0", "01"),
     ]
     with psycopg.connect(fresh_db) as conn:
         conn.execute("set timezone = 'UTC'")

@@ -124,11 +124,6 @@ def _u(col: str) -> str:
     return f"{col}__u"
 
 
-def _flag_bad(col: str) -> str:
-    """A 0/1 flag util.to_flag refuses."""
-    return f"(not {_blank(col)} and util.to_flag({col}) is null)"
-
-
 def _neg(col: str) -> str:
     return f"({col}__m < 0)"
 

@@ -98,12 +98,6 @@ language sql immutable parallel safe as $$
     end
 $$;
 
--- A 0/1 flag (SEN2 PB, OA, DP) as an integer.
-create or replace function util.to_flag(value text) returns integer
-language sql immutable parallel safe as $$
-    select case btrim(value) when '0' then 0 when '1' then 1 end
-$$;
-
 -- A date util.is_iso_date accepts, from 1900-01-01 (no person, plan or budget is older) to 9999-12-31 (four-digit
 -- years: a client such as Python's datetime reads every one, and date arithmetic in the rules stays in range).
 -- Stable, like util.is_iso_date, so that it is inlined.

@@ -63,9 +63,6 @@ create or replace macro util.to_units(value) as
             then nullif(least(try_cast(btrim(value) as decimal(7, 2)), 1000.01), 1000.01)
     end;
 
-create or replace macro util.to_flag(value) as
-    case btrim(value) when '0' then 0 when '1' then 1 end;
-
 create or replace macro util.iso_date_text(value, date_format) as
     case
         when coalesce(date_format, 'iso') = 'iso' then btrim(value)
