@@ -18,6 +18,7 @@ from psycopg import sql
 from ipb import config, db, warehouse
 from ipb.orchestration.build import run_build
 from ipb.transform import dbt_env, run_dbt
+from ipb.transform.dbt import PROFILE_ARGS
 from ipb.transform.linkage_quality import compare, read_links
 from tests import dbt_sample
 
@@ -66,6 +67,42 @@ def test_dbt_env_carries_key_only_in_pgoptions(settings: config.Settings, monkey
     assert all(KEY not in v for k, v in env.items())
     profiles = (config.load().dbt_project_dir / "profiles.yml").read_text()
     assert "env_var('IPB_DBT_PASSWORD')" in profiles and "role: ipb_transformer" in profiles
+
+
+@pytest.mark.fast
+def test_airflow_and_command_line_dbt_share_one_target() -> None:
+    """profiles.yml (command line, tests) and the Airflow connection's profile (the DAG) are one target: the same
+    schema, role and session settings, so a build behaves the same from either door."""
+    import yaml
+
+    profiles = yaml.safe_load((Path(__file__).parents[1] / "dbt_project" / "profiles.yml").read_text())
+    target = profiles["ipb"]["outputs"]["warehouse"]
+    shared = {k: v for k, v in target.items() if k in PROFILE_ARGS and "env_var" not in str(v)}
+    assert shared == {k: v for k, v in PROFILE_ARGS.items() if k != "threads"}
+    assert "env_var('IPB_DBT_THREADS', '2')" in target["threads"] and PROFILE_ARGS["threads"] == 2
+
+
+@pytest.mark.fast
+def test_only_staging_reads_sources_each_folder_from_its_own_sources_file() -> None:
+    """Only staging models read sources (GitLab's rule), and each staging folder reads only the sources declared in
+    its own `_<folder>__sources.yml`, the one sources file of that folder."""
+    import yaml
+
+    models = Path(__file__).parents[1] / "dbt_project" / "models"
+    declared: dict[str, Path] = {}
+    for path in models.rglob("*.yml"):
+        for source in (yaml.safe_load(path.read_text()) or {}).get("sources", []):
+            assert source["name"] not in declared, (source["name"], path, declared.get(source["name"]))
+            declared[source["name"]] = path
+    for path in declared.values():
+        assert path.parent.parent == models / "staging" and path.name == f"_{path.parent.name}__sources.yml", path
+    readers = 0
+    for path in models.rglob("*.sql"):
+        for name in re.findall(r"source\(\s*'(\w+)'", path.read_text()):
+            readers += 1
+            assert path.parent.parent == models / "staging", f"{path.relative_to(models)} reads source {name}"
+            assert declared[name].parent == path.parent, f"{path.relative_to(models)} reads another folder's {name}"
+    assert readers >= 5
 
 
 def test_pseudonymise_macro_is_hmac_sha256(fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> None:

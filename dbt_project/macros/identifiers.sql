@@ -1,18 +1,10 @@
 {#- Normalisation of identifiers used for linkage (restricted layer only). -#}
 
-{#- NHS number with spaces stripped; null unless 10 digits with a valid modulus-11 check digit (FEEDS.md). Plain
-    expressions (no per-row subquery): ascii() - 48 never fails on a non-digit, so the order of the tests is free. -#}
+{#- NHS number with spaces stripped; null unless 10 digits with a valid modulus-11 check digit (FEEDS.md). The check
+    is util.is_valid_nhs_number (src/ipb/sql/util.sql), the one the loader's rules and the gate use; PostgreSQL
+    inlines it, so there is no per-row function call. -#}
 {% macro valid_nhs_number(expr) -%}
-    {%- set digits = "replace(" ~ expr ~ ", ' ', '')" -%}
-    case
-        when {{ digits }} ~ '^[0-9]{10}$'
-            and (11 - (
-    {%- for i in range(1, 10) %}
-                (ascii(substr({{ digits }}, {{ i }}, 1)) - 48) * {{ 11 - i }}{{ ' +' if not loop.last }}
-    {%- endfor %}
-            ) % 11) % 11 = ascii(substr({{ digits }}, 10, 1)) - 48
-            then {{ digits }}
-    end
+    case when util.is_valid_nhs_number({{ expr }}) then replace({{ expr }}, ' ', '') end
 {%- endmacro %}
 
 {#- Accents folded, not deleted (FEEDS.md Linkage: `Zoë` = `Zoe`): the one definition every feed's names go through

@@ -2,7 +2,7 @@
 with
 
 batches as (
-    select * from {{ source('audit', 'batches') }}
+    select * from {{ ref('stg_audit__batches') }}
 ),
 
 latest as (

@@ -8,7 +8,7 @@ versions as (
 ),
 
 batches as (
-    select * from {{ source('audit', 'batches') }}
+    select * from {{ ref('stg_audit__batches') }}
 ),
 
 ordered as (

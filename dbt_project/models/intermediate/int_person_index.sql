@@ -8,7 +8,7 @@ records as (
 ),
 
 links as (
-    select * from {{ source('linkage', 'linkage_person_links') }}
+    select * from {{ ref('stg_linkage__person_links') }}
 ),
 
 final as (

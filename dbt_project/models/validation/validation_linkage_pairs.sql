@@ -4,11 +4,11 @@
 with
 
 conflicts as (
-    select * from {{ source('linkage', 'linkage_conflicts') }}
+    select * from {{ ref('stg_linkage__conflicts') }}
 ),
 
 review as (
-    select * from {{ source('linkage', 'linkage_review') }}
+    select * from {{ ref('stg_linkage__review') }}
 ),
 
 pairs as (

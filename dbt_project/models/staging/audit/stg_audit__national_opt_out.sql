@@ -2,11 +2,11 @@
 with
 
 source as (
-    select * from {{ source('raw', 'national_opt_out') }}
+    select * from {{ source('national_opt_out', 'national_opt_out') }}
 ),
 
 batches as (
-    select * from {{ source('audit', 'batches') }}
+    select * from {{ ref('stg_audit__batches') }}
 ),
 
 -- A list is usable unless the batch log says it was not loaded.

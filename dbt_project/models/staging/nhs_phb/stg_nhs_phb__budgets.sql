@@ -3,9 +3,14 @@
 -- (docs/feed-types.md).
 with
 
+current_batches as (
+    select * from {{ ref('stg_audit__current_batches') }}
+    where feed = 'nhs_phb'
+),
+
 source as (
-    select * from {{ source('raw', 'nhs_phb') }}
-    where _batch_id in {{ current_batch_ids('nhs_phb') }}
+    select * from {{ source('nhs_phb', 'nhs_phb') }}
+    where _batch_id in (select current_batches.batch_id from current_batches)
 ),
 
 renamed as (

@@ -4,9 +4,14 @@
 -- return to the next. Invalid optional identifiers are absent here (the row is kept; the gate counts them).
 with
 
+current_batches as (
+    select * from {{ ref('stg_audit__current_batches') }}
+    where feed = 'send'
+),
+
 source as (
-    select * from {{ source('raw', 'send') }}
-    where _batch_id in {{ current_batch_ids('send') }}
+    select * from {{ source('send', 'send') }}
+    where _batch_id in (select current_batches.batch_id from current_batches)
 ),
 
 renamed as (

@@ -4,9 +4,14 @@
 -- mixed. Values are cast by the typed_* macros, the util.to_* functions the loader's row rules parse them with.
 with
 
+current_batches as (
+    select * from {{ ref('stg_audit__current_batches') }}
+    where feed = 'send_budget'
+),
+
 source as (
-    select * from {{ source('raw', 'send_budget') }}
-    where _batch_id in {{ current_batch_ids('send_budget') }}
+    select * from {{ source('send_budget', 'send_budget') }}
+    where _batch_id in (select current_batches.batch_id from current_batches)
 ),
 
 renamed as (

@@ -17,9 +17,14 @@
 ] %}
 with
 
+current_batches as (
+    select * from {{ ref('stg_audit__current_batches') }}
+    where feed = 'social_care'
+),
+
 source as (
-    select * from {{ source('raw', 'social_care') }}
-    where _batch_id in {{ current_batch_ids('social_care') }}
+    select * from {{ source('social_care', 'social_care') }}
+    where _batch_id in (select current_batches.batch_id from current_batches)
 ),
 
 codes as (
