@@ -26,11 +26,13 @@ from airflow.sdk import Asset, AssetAll, AssetOrTimeSchedule, CronTriggerTimetab
 from cosmos import ProfileConfig
 from cosmos.constants import InvocationMode
 from cosmos.operators.local import DbtBuildLocalOperator
+from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from ipb.feeds import FEEDS
 from ipb.orchestration.assets import raw_asset_name, raw_asset_uri
 from ipb.orchestration.build import DBT_AFTER_LINKAGE, DBT_BEFORE_LINKAGE
 from ipb.orchestration.callbacks import record_failure, record_run_failure
+from ipb.transform.dbt import PROFILE_ARGS, WAREHOUSE_CONN_ID
 
 PROJECT = Path(os.environ.get("IPB_HOME", Path(__file__).resolve().parents[1])) / "dbt_project"
 # The latest a build waits for a missing feed (the grace period), as a cron in UK time.
@@ -39,12 +41,13 @@ DEADLINE_CRON = os.environ.get("IPB_BUILD_DEADLINE_CRON", "0 7 * * *")
 RETRIES = int(os.environ.get("IPB_BUILD_RETRIES", "1"))
 
 
-def _dbt_environment(context) -> None:
-    """Before each dbt task: connection and pseudonym key into this process's environment only, so they are
-    never rendered into task fields, XCom or dbt's target/."""
-    from ipb.transform.dbt import dbt_env
+def _pseudonym_key(context, operator) -> None:
+    """Cosmos interceptor, run after the task's fields were rendered: the pseudonym key joins this dbt
+    invocation's environment only (libpq's PGOPTIONS), so it is never rendered into task fields, XCom, dbt's
+    target/ or a log, and never set in the worker's environment by us."""
+    from ipb.transform.dbt import key_options
 
-    os.environ.update(dbt_env())
+    operator.env = {**(operator.env or {}), **key_options()}
 
 
 @dag(
@@ -85,14 +88,17 @@ def build_warehouse():
     # producer is upstream_failed, and a retried producer skips itself and makes every sensor run dbt alone.
     dbt_common = {
         "project_dir": str(PROJECT),
+        # dbt reaches the warehouse through the Airflow connection `ipb_warehouse`, as Cosmos documents it (the
+        # password travels in an environment variable of the dbt invocation, never in a rendered profile).
         "profile_config": ProfileConfig(
-            profile_name="ipb", target_name="warehouse", profiles_yml_filepath=PROJECT / "profiles.yml"
+            profile_name="ipb", target_name="warehouse",
+            profile_mapping=PostgresUserPasswordProfileMapping(conn_id=WAREHOUSE_CONN_ID, profile_args=PROFILE_ARGS),
         ),
         "invocation_mode": InvocationMode.DBT_RUNNER,
         "install_deps": False,
         "emit_datasets": False,
         "should_store_compiled_sql": False,  # the project's SQL is not a task field worth rendering
-        "pre_execute": _dbt_environment,
+        "interceptors": [_pseudonym_key],
     }
     dbt_build = DbtBuildLocalOperator(task_id="dbt_build", **DBT_BEFORE_LINKAGE, **dbt_common)
     dbt_build_people = DbtBuildLocalOperator(task_id="dbt_build_people", **DBT_AFTER_LINKAGE, **dbt_common)

@@ -17,6 +17,7 @@ from ipb.config import Settings
 def environment(settings: Settings) -> dict[str, str]:
     """The variables a local Airflow needs. The warehouse is exposed as the connection `ipb_warehouse`."""
     from ipb import warehouse
+    from ipb.transform.dbt import WAREHOUSE_CONN_ID
 
     env = {
         "AIRFLOW_HOME": str(settings.airflow_home),
@@ -41,7 +42,7 @@ def environment(settings: Settings) -> dict[str, str]:
         "IPB_WAREHOUSE_DB": settings.database,
     }
     # The connection URL carries the local password: it lives only in this process's environment.
-    env["AIRFLOW_CONN_IPB_WAREHOUSE"] = warehouse.admin_url(settings)
+    env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"] = warehouse.admin_url(settings)
     return env
 
 

@@ -24,7 +24,6 @@ def dbt_env(settings: config.Settings | None = None, threads: int = 2, with_key:
     `with_key=False` is for commands that never pseudonymise (parse): they must work without the secret."""
     settings = settings or config.load()
     parts = urlsplit(warehouse.admin_url(settings))
-    key_hex = settings.pseudonym_key().encode("utf-8").hex() if with_key else ""
     return {
         "IPB_DBT_HOST": parts.hostname or "127.0.0.1",
         "IPB_DBT_PORT": str(parts.port or 5432),
@@ -32,10 +31,26 @@ def dbt_env(settings: config.Settings | None = None, threads: int = 2, with_key:
         "IPB_DBT_PASSWORD": unquote(parts.password or ""),
         "IPB_DBT_DBNAME": parts.path.lstrip("/") or settings.database,
         "IPB_DBT_THREADS": str(threads),
-        "PGOPTIONS": f"-c ipb.pseudonym_key_hex={key_hex}" if key_hex else "",
+        **key_options(settings, with_key=with_key),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }
+
+
+def key_options(settings: config.Settings | None = None, with_key: bool = True) -> dict[str, str]:
+    """PGOPTIONS carrying the pseudonym key (hex) as the session setting `ipb.pseudonym_key_hex`: the one way the
+    key reaches dbt's sessions, from the command line (dbt_env) and from Airflow (the DAG's interceptor)."""
+    settings = settings or config.load()
+    key_hex = settings.pseudonym_key().encode("utf-8").hex() if with_key else ""
+    return {"PGOPTIONS": f"-c ipb.pseudonym_key_hex={key_hex}" if key_hex else ""}
+
+
+# The Airflow connection to the warehouse (ipb.airflow_env sets it; the Docker deployment too).
+WAREHOUSE_CONN_ID = "ipb_warehouse"
+# The dbt target's settings besides the connection: profiles.yml (command line and tests) and the Airflow
+# connection's profile (dags/build_warehouse.py) both connect as the warehouse's admin acting as ipb_transformer.
+PROFILE_ARGS: dict[str, object] = {"schema": "restricted", "role": "ipb_transformer", "connect_timeout": 10,
+                                   "keepalives_idle": 0, "threads": 2}
 
 
 @dataclass
