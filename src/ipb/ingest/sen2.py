@@ -2,10 +2,15 @@
 
 The file is data, never instructions (IG.md promise 8): it is parsed by defusedxml's expat parser with DTDs,
 entity declarations and external references forbidden, so nothing is ever expanded or fetched, and a file that
-tries is refused at once. Elements are handed to a small target as they are parsed and no tree is built, so memory
+tries is refused at once. Elements are handed to small handlers as they are parsed and no tree is built, so memory
 stays flat whatever the file's size. Each `Person` becomes one record as soon as it ends: a raw row, or a
 quarantined person with its reason codes. File faults raise `FileRejected`; no reason ever quotes a value from the
 file (only element names from the contract, or a name that looks like an element name, and line numbers).
+
+Speed: expat calls Python once per event, so inside a `Person` (nearly all of a file) the handlers are lean
+closures over a tree of the Person's elements compiled once per release (`_person_tree`): one dictionary look-up
+per element, text gathered by a bare `list.append`, and each kept value's check remembered per distinct short value.
+Outside the persons (the header) the plain handlers below read the file.
 
 The element set is data: dbt_project/seeds/contract/sen2_elements.csv (`ipb.contract.sen2_elements`).
 """
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -35,6 +40,7 @@ PERSON = "Message/Persons/Person"
 PERSONS = "Message/Persons"
 LEA = "Message/Header/Source/LEA"
 YEAR = "Message/Header/CollectionDetails/Year"
+BIRTH_DATE = f"{PERSON}/PersonBirthDate"
 # The order in which a quarantined person's reasons are listed (the first is its reason).
 REASON_ORDER = ("field_too_long", "nul_byte", "missing_value", "invalid_date", "birth_date_in_future",
                 "invalid_code")
@@ -50,6 +56,13 @@ _NAMEABLE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 _TRUNCATED = {expat.errors.codes[m] for m in (expat.errors.XML_ERROR_NO_ELEMENTS, expat.errors.XML_ERROR_UNCLOSED_TOKEN,
                                                expat.errors.XML_ERROR_PARTIAL_CHAR,
                                                expat.errors.XML_ERROR_UNCLOSED_CDATA_SECTION)}
+# A good person's Requests as stored: compact JSON, non-ASCII kept (one encoder: json.dumps builds one per call).
+_REQUESTS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+# Checked values (dates, ranks, codes) repeat across a file: each distinct short one is judged once, up to a bound
+# so that a hostile file cannot grow the memo.
+_MEMO_VALUES = 20_000
+_MEMO_CHARS = 16
+_TOO_LONG = " " * (MAX_FIELD_CHARS + 1)  # stands for a value's text once it is known to be over the limit
 
 
 def is_iso_date(value: str) -> bool:
@@ -99,6 +112,14 @@ def element_set(release: str) -> ElementSet:
     if not person_columns <= set(feeds.SEND.raw_columns):
         raise ValueError(f"sen2_elements.csv keeps Person items raw.send has no column for: "
                          f"{sorted(person_columns - set(feeds.SEND.raw_columns))}")
+    # The reader relies on these: persons are kept, and only modules have children.
+    modules = {e.path for e in elements if e.kind == "module"}
+    if not (children.get(ROOT, {}).get("Persons") and children[ROOT]["Persons"].kept
+            and children.get(PERSONS, {}).get("Person") and children[PERSONS]["Person"].kept):
+        raise ValueError("sen2_elements.csv must keep Message/Persons and Message/Persons/Person")
+    if set(children) - modules - {""}:
+        raise ValueError(f"sen2_elements.csv lists children of items that are not modules: "
+                         f"{sorted(set(children) - modules - {''})}")
     lists = {e.code_list for e in elements if e.code_list and e.on_unknown == "quarantine"}
     return ElementSet(release, children, {k: tuple(v) for k, v in shapes.items()},
                       {k: tuple(v) for k, v in required.items()}, {k: tuple(v) for k, v in ranks.items()},
@@ -110,6 +131,99 @@ def release_for(year: str | None) -> str:
     return year if year in contract.SEN2_RELEASES else contract.SEN2_RELEASES[0]
 
 
+# -- the Person's elements, compiled ---------------------------------------------------------------------------------
+
+class _Verdicts(dict):
+    """One kind of check on a kept value, remembered: value -> reason code, or None when the value is good.
+    A control character comes first (nul_byte), as for every kept value."""
+
+    __slots__ = ("judge",)
+
+    def __init__(self, judge: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self.judge = judge
+
+    def __missing__(self, value: str) -> str | None:
+        verdict = "nul_byte" if _CONTROL.search(value) else self.judge(value)
+        if len(value) <= _MEMO_CHARS and len(self) < _MEMO_VALUES:
+            self[value] = verdict
+        return verdict
+
+
+def _date_verdict(value: str) -> str | None:
+    return None if is_iso_date(value) else "invalid_date"
+
+
+def _rank_verdict(value: str) -> str | None:
+    return None if _POSITIVE_INT.fullmatch(value) and int(value) > 0 else "invalid_code"
+
+
+@cache
+def _verdicts(kind: str, spellings: frozenset[str] = frozenset()) -> _Verdicts:
+    if kind == "date":
+        return _Verdicts(_date_verdict)
+    if kind == "rank":
+        return _Verdicts(_rank_verdict)
+    return _Verdicts(lambda value: None if value.lower() in spellings else "invalid_code")
+
+
+class _Node:
+    """One element inside a Person, as the Person handlers need it."""
+
+    __slots__ = ("name", "path", "module", "keep", "top_dropped", "kids", "verdicts", "birth", "template", "lists",
+                 "on_end", "columns")
+
+    def __init__(self, es: ElementSet, element: Element, parent_dropped: bool) -> None:
+        dropped = parent_dropped or not element.kept
+        self.name = element.name  # stored under its canonical name
+        self.path = element.path
+        self.module = element.kind == "module"
+        self.keep = not dropped  # stored (a leaf) or built (a module)
+        self.top_dropped = dropped and not parent_dropped  # named once in the dropped list
+        self.kids: dict[str, _Node] = {}  # accepted spelling -> child
+        self.verdicts: _Verdicts | None = None  # the value check of a kept leaf, if it has one
+        if element.kind == "date":
+            self.verdicts = _verdicts("date")
+        elif element.kind == "rank":
+            self.verdicts = _verdicts("rank")
+        elif element.code_list and element.on_unknown == "quarantine":
+            self.verdicts = _verdicts("code", es.flag_spellings[element.code_list])
+        self.birth = self.path == BIRTH_DATE and element.kind == "date"
+        shape = es.shapes.get(self.path, ())
+        self.template: dict[str, None] = dict.fromkeys(name for name, _ in shape)  # a new object, copied
+        self.lists = tuple(name for name, is_module in shape if is_module)  # ... whose modules are lists
+        # Checked when the module ends: required items (a person's birth date as a date) and ranks.
+        self.on_end = (*((name, "invalid_date" if self.path == PERSON and name == "PersonBirthDate"
+                          else "missing_value") for name in es.required.get(self.path, ())),
+                       *((name, "invalid_code") for name in es.ranks.get(self.path, ())))
+        # A Person's columns in raw.send, in the order of its items once Requests is taken out.
+        self.columns = tuple(normalise(name) for name in self.template if name != "Requests")
+
+    def new_object(self) -> dict:
+        obj: dict = self.template.copy()
+        for name in self.lists:
+            obj[name] = []
+        return obj
+
+
+@cache
+def _person_tree(release: str) -> _Node:
+    es = element_set(release)
+    compiled: dict[str, _Node] = {}
+
+    def build(element: Element, parent_dropped: bool) -> _Node:
+        node = _Node(es, element, parent_dropped)
+        for spelling, child in es.children.get(element.path, {}).items():
+            if child.path not in compiled:
+                compiled[child.path] = build(child, not node.keep)
+            node.kids[spelling] = compiled[child.path]
+        return node
+
+    return build(es.children[PERSONS]["Person"], False)
+
+
+# -- the reader ------------------------------------------------------------------------------------------------------
+
 @dataclass
 class PersonRecord:
     """One `Person` element: `row` (raw.send's columns) when good, else its reasons and the kept items."""
@@ -120,15 +234,6 @@ class PersonRecord:
     record: dict | None = None
 
 
-class _Frame:
-    __slots__ = ("element", "container", "dropped")
-
-    def __init__(self, element: Element | None, container: dict | None, dropped: bool = False) -> None:
-        self.element = element  # None: the root
-        self.container = container  # the kept module's object this element's items go into, if any
-        self.dropped = dropped  # inside a module dropped at the door
-
-
 class Sen2Reader:
     """Reads one SEN2 file from `stream` for the sender named in its file name. Iterate `persons()`; afterwards
     `persons_in_file`, `dropped` (names of known elements not kept) and `release` describe the file."""
@@ -137,22 +242,25 @@ class Sen2Reader:
         self.stream = stream
         self.sender = sender
         self.today = today or date.today()
+        self._today = self.today.isoformat()  # valid ISO dates compare as their text
         self.persons_in_file = 0
         self.dropped: list[str] = []
         self._dropped_seen: set[str] = set()
         self.release = contract.SEN2_RELEASES[0]
         self._set = element_set(self.release)
-        self._stack: list[_Frame] = []
-        self._text: list[str] | None = None  # text of the leaf being read, when it is kept
+        self._stack: list[tuple[Element | None, bool]] = []  # outside persons: (element or None for the root, dropped)
+        self._text: list[str] | None = None  # text of the header item being read (LEA, Year)
         self._text_len = 0
         self._lea: str | None = None
         self._year: str | None = None
         self._lea_checked = False
-        self._person: dict | None = None
-        self._problems: set[str] = set()
-        self._birth: date | None = None
         self._done: list[PersonRecord] = []
         self._parser: DefusedXMLParser | None = None
+        self._expat = None
+        # The handlers, held here so that swapping them never frees one that is running.
+        self._header_handlers = (self.start, self.end, self.data)
+        begin, start, end, data, self._settle = self._person_mode()
+        self._begin_person, self._person_handlers = begin, (start, end, data)
 
     # -- the stream -------------------------------------------------------------------------------------------
     def persons(self) -> Iterator[PersonRecord]:
@@ -161,10 +269,9 @@ class Sen2Reader:
         # Element events straight from expat to this reader (ElementTree's per-event name fixing and attribute
         # dictionaries are not needed: names are matched as they are, attributes ignored). defusedxml's refusals
         # of DTDs, entity declarations and external references are other handlers and stay in place.
-        expat_parser = parser.parser
-        expat_parser.StartElementHandler = self.start
-        expat_parser.EndElementHandler = self.end
-        expat_parser.CharacterDataHandler = self.data
+        self._expat = expat_parser = parser.parser
+        expat_parser.StartElementHandler, expat_parser.EndElementHandler, expat_parser.CharacterDataHandler = (
+            self._header_handlers)
         at_end = False
         read = 0
         try:
@@ -174,6 +281,7 @@ class Sen2Reader:
                     break
                 read += len(chunk)
                 parser.feed(chunk)
+                self._settle()
                 yield from self._drain()
             if read == 0:
                 raise FileRejected("empty_file", "the file is empty (0 bytes)")
@@ -209,6 +317,12 @@ class Sen2Reader:
     def _reject(self, code: str, reason: str) -> FileRejected:
         return FileRejected(code, reason, rows_in_file=self.persons_in_file)
 
+    def _unknown(self, tag: str, parent_path: str) -> FileRejected:
+        name = tag.rpartition("}")[2]
+        what = f"unknown element {name!r}" if _nameable(name) else f"an unknown element on line {self._line()}"
+        return self._reject("unknown_elements", f"{what} in {parent_path} (SEN2 {self.release} element set): "
+                            "schema drift is not loaded silently")
+
     def _check_sender(self) -> None:
         if self._lea_checked:
             return
@@ -224,38 +338,34 @@ class Sen2Reader:
             self._dropped_seen.add(name)
             self.dropped.append(name)
 
-    # -- the parser's target ----------------------------------------------------------------------------------
-    def start(self, tag: str, attrib: dict) -> None:
+    # -- outside persons: the parser's target ---------------------------------------------------------------------
+    def start(self, tag: str, attrib: list) -> None:
         name = tag.rpartition("}")[2]
         if not self._stack:
             if name != ROOT:
                 raise self._reject("not_sen2", "the root element is not Message: this is not a SEN2 return")
-            self._stack.append(_Frame(None, None))
+            self._stack.append((None, False))
             return
-        parent = self._stack[-1]
-        parent_path = parent.element.path if parent.element else ROOT
+        parent, parent_dropped = self._stack[-1]
+        parent_path = parent.path if parent else ROOT
         element = self._set.children.get(parent_path, {}).get(name)
         if element is None:
-            what = f"unknown element {name!r}" if _nameable(name) else f"an unknown element on line {self._line()}"
-            raise self._reject("unknown_elements", f"{what} in {parent_path} (SEN2 {self.release} element set): "
-                               "schema drift is not loaded silently")
-        container = parent.container
-        dropped = parent.dropped or not element.kept
-        if dropped and not parent.dropped:
+            raise self._unknown(name, parent_path)
+        dropped = parent_dropped or not element.kept
+        if dropped and not parent_dropped:
             self._drop(element.name)  # named once, at the top of what is dropped
-        if element.kind == "module":
-            if element.path == PERSONS:
-                self._check_sender()
-            elif element.path == PERSON:
-                container = self._start_person()
-            elif container is not None and not dropped:
-                container = self._new_object(element.path)
-                parent.container[element.name].append(container)
-            else:
-                container = None
-        elif element.path in (LEA, YEAR) or (container is not None and not dropped):
+        if element.path == PERSONS:
+            self._check_sender()
+        elif element.path == PERSON:
+            # element_set keeps Persons and Person: the Person handlers read it, up to its end tag.
+            self._check_sender()
+            self._stack.append((element, dropped))
+            self._begin_person(_person_tree(self.release))
+            self._swap(self._person_handlers)
+            return
+        elif element.path in (LEA, YEAR):
             self._text, self._text_len = [], 0
-        self._stack.append(_Frame(element, container, dropped))
+        self._stack.append((element, dropped))
 
     def data(self, text: str) -> None:
         if self._text is not None and self._text_len <= MAX_FIELD_CHARS:
@@ -263,99 +373,146 @@ class Sen2Reader:
             self._text_len += len(text)
 
     def end(self, tag: str) -> None:
-        frame = self._stack.pop()
-        element = frame.element
+        element, _ = self._stack.pop()
         if element is None:
             return
         if element.kind == "module":
-            if element.path == PERSON:
-                self._end_person(frame.container)
-            elif element.path == "Message/Header/CollectionDetails" or element.path == "Message/Header":
+            if element.path == "Message/Header/CollectionDetails" or element.path == "Message/Header":
                 self._choose_release()
-            elif frame.container is not None and not frame.dropped:
-                self._end_object(element.path, frame.container)
             return
         if self._text is None:
             return
-        too_long = self._text_len > MAX_FIELD_CHARS
         value = "".join(self._text).strip() or None
         self._text = None
         if element.path == LEA:
             self._lea = value
         elif element.path == YEAR:
             self._year = value
-        else:
-            self._check_item(element, value, too_long)
-            frame.container[element.name] = None if too_long else value
 
     def close(self) -> None:
         return None
 
-    # -- persons ------------------------------------------------------------------------------------------------
+    def _swap(self, handlers: tuple) -> None:
+        p = self._expat
+        p.StartElementHandler, p.EndElementHandler, p.CharacterDataHandler = handlers
+
     def _choose_release(self) -> None:
         release = release_for(self._year)
         if release != self.release:
             self.release = release
             self._set = element_set(release)
 
-    def _new_object(self, module: str) -> dict:
-        return {name: [] if is_module else None for name, is_module in self._set.shapes.get(module, ())}
+    # -- inside a person --------------------------------------------------------------------------------------------
+    def _person_mode(self) -> tuple[Callable, Callable, Callable, Callable, Callable]:
+        """The handlers that read one Person, from just after its start tag to its end tag: (begin(person node),
+        start, end, data, settle). State lives in the closure; a leaf's text is what `data` gathered since its
+        start tag (only modules have children). `settle` runs between chunks: it keeps at most one chunk's text."""
+        reader = self
+        buf: list[str] = []
+        clear, join = buf.clear, "".join
+        stack: list[tuple[_Node, dict]] = []  # the open modules around the current one: (node, object)
+        push, pop = stack.append, stack.pop
+        seen = self._dropped_seen
+        module: _Node | None = None  # the innermost open module
+        leaf: _Node | None = None  # the open leaf, if any
+        obj: dict = {}  # the object the current module's kept items go into
+        problems: set[str] = set()
+        add = problems.add
+        birth: str | None = None
 
-    def _start_person(self) -> dict:
-        self._check_sender()
-        self._person = self._new_object(PERSON)
-        self._problems = set()
-        self._birth = None
-        return self._person
+        def begin(person: _Node) -> None:
+            nonlocal module, leaf, obj, problems, add, birth
+            module, leaf, obj, birth = person, None, person.new_object(), None
+            problems = set()
+            add = problems.add
+            stack.clear()
 
-    def _check_item(self, element: Element, value: str | None, too_long: bool) -> None:
-        if too_long:
-            self._problems.add("field_too_long")
-            return
-        if value is None:
-            return
-        if _CONTROL.search(value):
-            self._problems.add("nul_byte")
-            return
-        if element.kind == "date":
-            if not is_iso_date(value):
-                self._problems.add("invalid_date")
-            elif element.path == f"{PERSON}/PersonBirthDate":
-                self._birth = date.fromisoformat(value)
-        elif element.kind == "rank":
-            if not (_POSITIVE_INT.fullmatch(value) and int(value) > 0):
-                self._problems.add("invalid_code")
-        elif element.code_list and element.on_unknown == "quarantine":
-            if value.lower() not in self._set.flag_spellings[element.code_list]:
-                self._problems.add("invalid_code")
+        def start(tag: str, attrib: list) -> None:
+            nonlocal module, leaf, obj
+            if leaf is not None:
+                raise reader._unknown(tag, leaf.path)
+            node = module.kids.get(tag)
+            if node is None:
+                node = module.kids.get(tag.rpartition("}")[2])
+                if node is None:
+                    raise reader._unknown(tag, module.path)
+            if node.top_dropped and node.name not in seen:
+                reader._drop(node.name)
+            if node.module:
+                push((module, obj))
+                module = node
+                if node.keep:
+                    new = node.template.copy()
+                    for name in node.lists:
+                        new[name] = []
+                    obj[node.name].append(new)
+                    obj = new
+            else:
+                leaf = node
+                clear()
 
-    def _end_object(self, module: str, obj: dict) -> None:
-        for name in self._set.required.get(module, ()):
-            if obj[name] is None:
-                # A person's birth date is checked as a date (FEEDS.md), everything else as a missing value.
-                self._problems.add("invalid_date" if module == PERSON and name == "PersonBirthDate"
-                                   else "missing_value")
-        for name in self._set.ranks.get(module, ()):
-            if obj[name] is None:
-                self._problems.add("invalid_code")  # no rank: the primary need cannot be told
+        def end(tag: str) -> None:
+            nonlocal module, leaf, obj, birth
+            node = leaf
+            if node is not None:
+                leaf = None
+                if node.keep:
+                    text = join(buf)
+                    if len(text) > MAX_FIELD_CHARS:
+                        add("field_too_long")
+                        obj[node.name] = None
+                        return
+                    value = text.strip()
+                    if not value:
+                        obj[node.name] = None
+                        return
+                    verdicts = node.verdicts
+                    if verdicts is not None:
+                        verdict = verdicts[value]
+                        if verdict is not None:
+                            add(verdict)
+                        elif node.birth:
+                            birth = value
+                    elif not value.isprintable() and _CONTROL.search(value):  # printable: no control character
+                        add("nul_byte")
+                    obj[node.name] = value
+                return
+            node = module
+            if node.keep:
+                for name, problem in node.on_end:
+                    if obj[name] is None:
+                        add(problem)
+            if stack:
+                module, obj = pop()
+            else:
+                reader._end_person(node, obj, problems, birth)
 
-    def _end_person(self, person: dict) -> None:
-        self._end_object(PERSON, person)
-        if self._birth is not None and self._birth > self.today:
-            self._problems.add("birth_date_in_future")
+        def settle() -> None:
+            if leaf is None or not leaf.keep:
+                clear()
+            elif len(buf) > 1 or (buf and len(buf[0]) > MAX_FIELD_CHARS):
+                if sum(map(len, buf)) > MAX_FIELD_CHARS:
+                    buf[:] = [_TOO_LONG]  # the value is refused whatever else it holds
+
+        return begin, start, end, buf.append, settle
+
+    def _end_person(self, node: _Node, person: dict, problems: set[str], birth: str | None) -> None:
+        self._stack.pop()
+        self._swap(self._header_handlers)
+        if birth is not None and birth > self._today:
+            problems.add("birth_date_in_future")
         self.persons_in_file += 1
         requests = person.pop("Requests")
         row: dict[str, str | None] = {"lea": self._lea}
-        row.update((normalise(k), v) for k, v in person.items())
-        if self._problems:
-            reasons = [r for r in REASON_ORDER if r in self._problems]
-            if {"field_too_long", "nul_byte"} & self._problems:
+        row.update(zip(node.columns, person.values(), strict=True))
+        if problems:
+            reasons = [r for r in REASON_ORDER if r in problems]
+            if "field_too_long" in problems or "nul_byte" in problems:
                 # Not kept: a hostile value cannot fill the quarantine (as for CSV rows).
                 record = {"field_count": len(feeds.SEND.columns)}
             else:
                 record = {**row, "requests": requests}
             self._done.append(PersonRecord(self.persons_in_file, None, reasons, record))
         else:
-            row["requests"] = json.dumps(requests, ensure_ascii=False, separators=(",", ":"))
+            row["requests"] = _REQUESTS_JSON(requests)
             self._done.append(PersonRecord(self.persons_in_file, row))
-        self._person = None
