@@ -8,7 +8,7 @@ quarantined person with its reason codes. File faults raise `FileRejected`; no r
 file (only element names from the contract, or a name that looks like an element name, and line numbers).
 
 Speed: expat calls Python once per event, so inside a `Person` (nearly all of a file) the handlers are lean
-closures over a tree of the Person's elements compiled once per release (`_person_tree`): one dictionary look-up
+closures over a tree of the elements of Persons compiled once per release (`_persons_tree`): one dictionary look-up
 per element, text gathered by a bare `list.append`, and each kept value's check remembered per distinct short value.
 Outside the persons (the header) the plain handlers below read the file.
 
@@ -56,12 +56,27 @@ _NAMEABLE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 _TRUNCATED = {expat.errors.codes[m] for m in (expat.errors.XML_ERROR_NO_ELEMENTS, expat.errors.XML_ERROR_UNCLOSED_TOKEN,
                                                expat.errors.XML_ERROR_PARTIAL_CHAR,
                                                expat.errors.XML_ERROR_UNCLOSED_CDATA_SECTION)}
-# A good person's Requests as stored: compact JSON, non-ASCII kept (one encoder: json.dumps builds one per call).
-_REQUESTS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-# Checked values (dates, ranks, codes) repeat across a file: each distinct short one is judged once, up to a bound
-# so that a hostile file cannot grow the memo.
+# A good person's Requests as stored: json.dumps(requests, ensure_ascii=False, separators=(",", ":")). The C encoder
+# that json.dumps builds on every call is built once (a third of the cost); the same text, tested.
+_json_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+if json.encoder.c_make_encoder is not None:
+    _c_encode = json.encoder.c_make_encoder(None, _json_encoder.default, json.encoder.encode_basestring, None, ":",
+                                            ",", False, False, True)
+
+    def _requests_json(requests: list) -> str:
+        return "".join(_c_encode(requests, 0))
+else:  # pragma: no cover - CPython always has the C encoder
+    _requests_json = _json_encoder.encode
+# Values of coded items (dates, codes, flags, ranks) repeat across a file: each distinct short text is judged once,
+# up to a bound so that a hostile file cannot grow the memo.
 _MEMO_VALUES = 20_000
 _MEMO_CHARS = 16
+_MEMO_KINDS = frozenset({"date", "rank", "code", "flag", "integer"})
+# How an element inside Message/Persons is read (_Node.how): leaves, then modules; the top of what is dropped is
+# named in the dropped list first.
+_MEMO, _FREE, _BIRTH, _SKIP = 0, 1, 2, 3  # a coded value (memo), free text, the person's birth date, not kept
+_MODULE, _SKIP_MODULE, _PERSON, _PERSONS = 4, 5, 6, 7
+_DROP, _DROP_MODULE = 8, 9
 _TOO_LONG = " " * (MAX_FIELD_CHARS + 1)  # stands for a value's text once it is known to be over the limit
 
 
@@ -115,8 +130,9 @@ def element_set(release: str) -> ElementSet:
     # The reader relies on these: persons are kept, and only modules have children.
     modules = {e.path for e in elements if e.kind == "module"}
     if not (children.get(ROOT, {}).get("Persons") and children[ROOT]["Persons"].kept
-            and children.get(PERSONS, {}).get("Person") and children[PERSONS]["Person"].kept):
-        raise ValueError("sen2_elements.csv must keep Message/Persons and Message/Persons/Person")
+            and children.get(PERSONS, {}).get("Person") and children[PERSONS]["Person"].kept
+            and {e.path for e in children[PERSONS].values()} == {PERSON}):
+        raise ValueError("sen2_elements.csv must keep Message/Persons and its one item, Message/Persons/Person")
     if set(children) - modules - {""}:
         raise ValueError(f"sen2_elements.csv lists children of items that are not modules: "
                          f"{sorted(set(children) - modules - {''})}")
@@ -133,62 +149,84 @@ def release_for(year: str | None) -> str:
 
 # -- the Person's elements, compiled ---------------------------------------------------------------------------------
 
-class _Verdicts(dict):
-    """One kind of check on a kept value, remembered: value -> reason code, or None when the value is good.
-    A control character comes first (nul_byte), as for every kept value."""
+class _Memo(dict):
+    """A kept leaf's reading, remembered per text: text -> (value stored, reason code or None). The value is the
+    text trimmed (None when blank); a control character comes first (nul_byte), then the leaf's own check."""
 
-    __slots__ = ("judge",)
+    __slots__ = ("check",)
 
-    def __init__(self, judge: Callable[[str], str | None]) -> None:
+    def __init__(self, check: Callable[[str], str | None] | None) -> None:
         super().__init__()
-        self.judge = judge
+        self.check = check
 
-    def __missing__(self, value: str) -> str | None:
-        verdict = "nul_byte" if _CONTROL.search(value) else self.judge(value)
-        if len(value) <= _MEMO_CHARS and len(self) < _MEMO_VALUES:
-            self[value] = verdict
-        return verdict
+    def __missing__(self, text: str) -> tuple[str | None, str | None]:
+        if len(text) > MAX_FIELD_CHARS:
+            return None, "field_too_long"
+        value = text.strip()
+        if not value:
+            read: tuple[str | None, str | None] = (None, None)
+        elif _CONTROL.search(value):
+            read = (value, "nul_byte")
+        else:
+            read = (value, self.check(value) if self.check else None)
+        if len(text) <= _MEMO_CHARS and len(self) < _MEMO_VALUES:
+            self[text] = read
+        return read
 
 
-def _date_verdict(value: str) -> str | None:
+def _date_check(value: str) -> str | None:
     return None if is_iso_date(value) else "invalid_date"
 
 
-def _rank_verdict(value: str) -> str | None:
+def _rank_check(value: str) -> str | None:
     return None if _POSITIVE_INT.fullmatch(value) and int(value) > 0 else "invalid_code"
 
 
 @cache
-def _verdicts(kind: str, spellings: frozenset[str] = frozenset()) -> _Verdicts:
+def _memo(kind: str, spellings: frozenset[str] = frozenset()) -> _Memo:
     if kind == "date":
-        return _Verdicts(_date_verdict)
+        return _Memo(_date_check)
     if kind == "rank":
-        return _Verdicts(_rank_verdict)
-    return _Verdicts(lambda value: None if value.lower() in spellings else "invalid_code")
+        return _Memo(_rank_check)
+    if kind == "code":
+        return _Memo(lambda value: None if value.lower() in spellings else "invalid_code")
+    return _Memo(None)
 
 
 class _Node:
-    """One element inside a Person, as the Person handlers need it."""
+    """One element of Message/Persons, as the Person handlers need it."""
 
-    __slots__ = ("name", "path", "module", "keep", "top_dropped", "kids", "verdicts", "birth", "template", "lists",
-                 "on_end", "columns")
+    __slots__ = ("name", "path", "how", "kids", "memo", "template", "lists", "on_end", "columns")
 
     def __init__(self, es: ElementSet, element: Element, parent_dropped: bool) -> None:
         dropped = parent_dropped or not element.kept
+        module = element.kind == "module"
         self.name = element.name  # stored under its canonical name
         self.path = element.path
-        self.module = element.kind == "module"
-        self.keep = not dropped  # stored (a leaf) or built (a module)
-        self.top_dropped = dropped and not parent_dropped  # named once in the dropped list
         self.kids: dict[str, _Node] = {}  # accepted spelling -> child
-        self.verdicts: _Verdicts | None = None  # the value check of a kept leaf, if it has one
+        # A kept leaf's check, as the Person rules order it: a date, a rank, a code list that quarantines.
+        self.memo: _Memo | None = None
         if element.kind == "date":
-            self.verdicts = _verdicts("date")
+            self.memo = _memo("date")
         elif element.kind == "rank":
-            self.verdicts = _verdicts("rank")
+            self.memo = _memo("rank")
         elif element.code_list and element.on_unknown == "quarantine":
-            self.verdicts = _verdicts("code", es.flag_spellings[element.code_list])
-        self.birth = self.path == BIRTH_DATE and element.kind == "date"
+            self.memo = _memo("code", es.flag_spellings[element.code_list])
+        elif element.kind in _MEMO_KINDS:
+            self.memo = _memo("plain")
+        if self.path == PERSONS:
+            self.how = _PERSONS
+        elif self.path == PERSON:
+            self.how = _PERSON
+        elif dropped:
+            top = not parent_dropped
+            self.how = (_DROP_MODULE if top else _SKIP_MODULE) if module else (_DROP if top else _SKIP)
+        elif module:
+            self.how = _MODULE
+        elif self.path == BIRTH_DATE and element.kind == "date":
+            self.how = _BIRTH
+        else:
+            self.how = _FREE if self.memo is None else _MEMO
         shape = es.shapes.get(self.path, ())
         self.template: dict[str, None] = dict.fromkeys(name for name, _ in shape)  # a new object, copied
         self.lists = tuple(name for name, is_module in shape if is_module)  # ... whose modules are lists
@@ -199,15 +237,10 @@ class _Node:
         # A Person's columns in raw.send, in the order of its items once Requests is taken out.
         self.columns = tuple(normalise(name) for name in self.template if name != "Requests")
 
-    def new_object(self) -> dict:
-        obj: dict = self.template.copy()
-        for name in self.lists:
-            obj[name] = []
-        return obj
-
 
 @cache
-def _person_tree(release: str) -> _Node:
+def _persons_tree(release: str) -> _Node:
+    """Message/Persons and everything in it, compiled once per release."""
     es = element_set(release)
     compiled: dict[str, _Node] = {}
 
@@ -215,16 +248,16 @@ def _person_tree(release: str) -> _Node:
         node = _Node(es, element, parent_dropped)
         for spelling, child in es.children.get(element.path, {}).items():
             if child.path not in compiled:
-                compiled[child.path] = build(child, not node.keep)
+                compiled[child.path] = build(child, node.how in (_SKIP_MODULE, _DROP_MODULE))
             node.kids[spelling] = compiled[child.path]
         return node
 
-    return build(es.children[PERSONS]["Person"], False)
+    return build(es.children[ROOT]["Persons"], False)
 
 
 # -- the reader ------------------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class PersonRecord:
     """One `Person` element: `row` (raw.send's columns) when good, else its reasons and the kept items."""
 
@@ -259,8 +292,8 @@ class Sen2Reader:
         self._expat = None
         # The handlers, held here so that swapping them never frees one that is running.
         self._header_handlers = (self.start, self.end, self.data)
-        begin, start, end, data, self._settle = self._person_mode()
-        self._begin_person, self._person_handlers = begin, (start, end, data)
+        begin, start, end, data, self._settle = self._persons_mode()
+        self._begin_persons, self._persons_handlers = begin, (start, end, data)
 
     # -- the stream -------------------------------------------------------------------------------------------
     def persons(self) -> Iterator[PersonRecord]:
@@ -355,15 +388,13 @@ class Sen2Reader:
         if dropped and not parent_dropped:
             self._drop(element.name)  # named once, at the top of what is dropped
         if element.path == PERSONS:
-            self._check_sender()
-        elif element.path == PERSON:
-            # element_set keeps Persons and Person: the Person handlers read it, up to its end tag.
+            # The persons are read by the Person handlers, up to the end tag of Persons (element_set keeps both).
             self._check_sender()
             self._stack.append((element, dropped))
-            self._begin_person(_person_tree(self.release))
-            self._swap(self._person_handlers)
+            self._begin_persons(_persons_tree(self.release))
+            self._swap(self._persons_handlers)
             return
-        elif element.path in (LEA, YEAR):
+        if element.path in (LEA, YEAR):
             self._text, self._text_len = [], 0
         self._stack.append((element, dropped))
 
@@ -402,93 +433,114 @@ class Sen2Reader:
             self.release = release
             self._set = element_set(release)
 
-    # -- inside a person --------------------------------------------------------------------------------------------
-    def _person_mode(self) -> tuple[Callable, Callable, Callable, Callable, Callable]:
-        """The handlers that read one Person, from just after its start tag to its end tag: (begin(person node),
-        start, end, data, settle). State lives in the closure; a leaf's text is what `data` gathered since its
-        start tag (only modules have children). `settle` runs between chunks: it keeps at most one chunk's text."""
+    # -- inside Persons -------------------------------------------------------------------------------------------
+    def _persons_mode(self) -> tuple[Callable, Callable, Callable, Callable, Callable]:
+        """The handlers that read Message/Persons, from just after its start tag to its end tag: (begin(Persons
+        node), start, end, data, settle). State lives in the closure; a leaf's text is what `data` gathered since
+        its start tag (only modules have children). `settle` runs between chunks: it keeps at most one chunk's text."""
         reader = self
         buf: list[str] = []
         clear, join = buf.clear, "".join
         stack: list[tuple[_Node, dict]] = []  # the open modules around the current one: (node, object)
         push, pop = stack.append, stack.pop
         seen = self._dropped_seen
-        module: _Node | None = None  # the innermost open module
+        module: _Node = None  # type: ignore[assignment]  # the innermost open module
+        kids: dict[str, _Node] = {}  # its children by accepted spelling
         leaf: _Node | None = None  # the open leaf, if any
         obj: dict = {}  # the object the current module's kept items go into
-        problems: set[str] = set()
+        problems: set[str] = set()  # the current person's
         add = problems.add
         birth: str | None = None
 
-        def begin(person: _Node) -> None:
-            nonlocal module, leaf, obj, problems, add, birth
-            module, leaf, obj, birth = person, None, person.new_object(), None
-            problems = set()
-            add = problems.add
+        def begin(persons: _Node) -> None:
+            nonlocal module, kids, leaf
+            module, kids, leaf = persons, persons.kids, None
             stack.clear()
 
         def start(tag: str, attrib: list) -> None:
-            nonlocal module, leaf, obj
+            nonlocal module, kids, leaf, obj, problems, add, birth
             if leaf is not None:
                 raise reader._unknown(tag, leaf.path)
-            node = module.kids.get(tag)
-            if node is None:
-                node = module.kids.get(tag.rpartition("}")[2])
+            try:
+                node = kids[tag]
+            except KeyError:
+                node = kids.get(tag.rpartition("}")[2])  # a namespaced name
                 if node is None:
-                    raise reader._unknown(tag, module.path)
-            if node.top_dropped and node.name not in seen:
-                reader._drop(node.name)
-            if node.module:
-                push((module, obj))
-                module = node
-                if node.keep:
-                    new = node.template.copy()
-                    for name in node.lists:
-                        new[name] = []
-                    obj[node.name].append(new)
-                    obj = new
-            else:
+                    raise reader._unknown(tag, module.path) from None
+            how = node.how
+            if how < _MODULE:
                 leaf = node
                 clear()
+                return
+            if how >= _DROP:
+                if node.name not in seen:
+                    reader._drop(node.name)
+                if how == _DROP:
+                    leaf = node
+                    return
+            push((module, obj))
+            module, kids = node, node.kids
+            if how == _MODULE:
+                new = node.template.copy()
+                for name in node.lists:
+                    new[name] = []
+                obj[node.name].append(new)
+                obj = new
+            elif how == _PERSON:
+                obj = node.template.copy()
+                for name in node.lists:
+                    obj[name] = []
+                problems = set()
+                add = problems.add
+                birth = None
 
         def end(tag: str) -> None:
-            nonlocal module, leaf, obj, birth
+            nonlocal module, kids, leaf, obj, birth
             node = leaf
             if node is not None:
                 leaf = None
-                if node.keep:
+                how = node.how
+                if how == _MEMO:
+                    value, problem = node.memo[join(buf)]
+                    if problem is not None:
+                        add(problem)
+                    obj[node.name] = value
+                elif how == _FREE:
                     text = join(buf)
                     if len(text) > MAX_FIELD_CHARS:
                         add("field_too_long")
                         obj[node.name] = None
                         return
-                    value = text.strip()
-                    if not value:
-                        obj[node.name] = None
-                        return
-                    verdicts = node.verdicts
-                    if verdicts is not None:
-                        verdict = verdicts[value]
-                        if verdict is not None:
-                            add(verdict)
-                        elif node.birth:
-                            birth = value
-                    elif not value.isprintable() and _CONTROL.search(value):  # printable: no control character
+                    value = text.strip() or None
+                    # A printable value holds no control character: the pattern only runs on the others.
+                    if value is not None and not value.isprintable() and _CONTROL.search(value):
                         add("nul_byte")
+                    obj[node.name] = value
+                elif how == _BIRTH:
+                    value, problem = node.memo[join(buf)]
+                    if problem is not None:
+                        add(problem)
+                    elif value is not None:
+                        birth = value
                     obj[node.name] = value
                 return
             node = module
-            if node.keep:
+            how = node.how
+            if how == _MODULE or how == _PERSON:
                 for name, problem in node.on_end:
                     if obj[name] is None:
                         add(problem)
-            if stack:
-                module, obj = pop()
-            else:
-                reader._end_person(node, obj, problems, birth)
+                if how == _PERSON:
+                    reader._person_done(node, obj, problems, birth)
+            elif how == _PERSONS:
+                reader._swap(reader._header_handlers)
+                reader.end(tag)
+                return
+            module, obj = pop()
+            kids = module.kids
 
         def settle() -> None:
-            if leaf is None or not leaf.keep:
+            if leaf is None or leaf.how > _BIRTH:
                 clear()
             elif len(buf) > 1 or (buf and len(buf[0]) > MAX_FIELD_CHARS):
                 if sum(map(len, buf)) > MAX_FIELD_CHARS:
@@ -496,9 +548,7 @@ class Sen2Reader:
 
         return begin, start, end, buf.append, settle
 
-    def _end_person(self, node: _Node, person: dict, problems: set[str], birth: str | None) -> None:
-        self._stack.pop()
-        self._swap(self._header_handlers)
+    def _person_done(self, node: _Node, person: dict, problems: set[str], birth: str | None) -> None:
         if birth is not None and birth > self._today:
             problems.add("birth_date_in_future")
         self.persons_in_file += 1
@@ -514,5 +564,5 @@ class Sen2Reader:
                 record = {**row, "requests": requests}
             self._done.append(PersonRecord(self.persons_in_file, None, reasons, record))
         else:
-            row["requests"] = _REQUESTS_JSON(requests)
+            row["requests"] = _requests_json(requests)
             self._done.append(PersonRecord(self.persons_in_file, row))
