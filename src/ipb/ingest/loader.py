@@ -279,8 +279,9 @@ def _copy_screened(conn: psycopg.Connection, feed: Feed, path: Path, file_name: 
                     rows += batch.num_rows
             if cur.rowcount != rows:
                 raise RuntimeError(f"the screen streamed {rows} rows but COPY stored {cur.rowcount}")
-    except duckdb.Error:
-        # DuckDB's message may quote the row: it is not logged. The savepoint left nothing behind.
+    except (duckdb.Error, OSError):
+        # DuckDB's message may quote the row: it is not logged. The savepoint left nothing behind. (An error in
+        # DuckDB while Arrow pulls its rows, e.g. out of memory, reaches here as Arrow's OSError.)
         log.info("%s: the screen could not read the file; loading it by the PostgreSQL path", file_name)
         return False, None
     result.rows_in_file = rows

@@ -69,6 +69,12 @@ def _required(cols: list[str]) -> Rule:
     return Rule("missing_required", cond, "a required field is empty")
 
 
+def _if_null(col: str, suffix: str, failing: str) -> str:
+    """`failing`, judged only where the typed value is NULL (a valid value passes without it). A CASE, not an AND:
+    DuckDB's screen evaluates both sides of an AND on every row, but a CASE branch only on the rows it takes."""
+    return f"(case when {col}{suffix} is null then {failing} else false end)"
+
+
 def _iso(col: str) -> str:
     """A date column as ISO text, from the file's detected format (raw `_date_format`)."""
     return f"util.iso_date_text({col}, _date_format)"
@@ -76,22 +82,22 @@ def _iso(col: str) -> str:
 
 def _date(col: str) -> str:
     """A date that is not a calendar date in the file's format (typed value first: valid rows stop there)."""
-    return f"({col}__d is null and not {_blank(col)} and not coalesce(util.is_iso_date({_iso(col)}), false))"
+    return _if_null(col, "__d", f"not {_blank(col)} and not coalesce(util.is_iso_date({_iso(col)}), false)")
 
 
 def _date_out_of_range(col: str) -> str:
     """A calendar date util.to_date refuses (before 1900)."""
-    return f"({col}__d is null and coalesce(util.is_iso_date({_iso(col)}), false))"
+    return _if_null(col, "__d", f"coalesce(util.is_iso_date({_iso(col)}), false)")
 
 
 def _timestamp_bad(col: str) -> str:
     """Not an ISO 8601 timestamp (typed value first: valid rows stop there)."""
-    return f"({col}__t is null and not util.is_iso_timestamp(btrim({col})))"
+    return _if_null(col, "__t", f"not util.is_iso_timestamp(btrim({col}))")
 
 
 def _timestamp_out_of_range(col: str) -> str:
     """A timestamp util.to_timestamp refuses (before 1900 or from 9999-12-31 UTC)."""
-    return f"({col}__t is null and util.is_iso_timestamp(btrim({col})))"
+    return _if_null(col, "__t", f"util.is_iso_timestamp(btrim({col}))")
 
 
 def _d(col: str) -> str:
@@ -102,22 +108,22 @@ def _d(col: str) -> str:
 
 def _money_bad(col: str) -> str:
     """Not pounds with at most 2 decimals (typed value first: valid rows stop there)."""
-    return f"({col}__m is null and not {_blank(col)} and not util.is_money(btrim({col})))"
+    return _if_null(col, "__m", f"not {_blank(col)} and not util.is_money(btrim({col}))")
 
 
 def _money_out_of_range(col: str) -> str:
     """Pounds util.to_money refuses: 10 million or more either way."""
-    return f"({col}__m is null and util.is_money(btrim({col})))"
+    return _if_null(col, "__m", f"util.is_money(btrim({col}))")
 
 
 def _units_bad(col: str) -> str:
     """Not a number at all (a number out of range is `_units_out_of_range`)."""
-    return f"({col}__u is null and not {_blank(col)} and btrim({col}) !~ '^-?[0-9]+(\\.[0-9]+)?$')"
+    return _if_null(col, "__u", f"not {_blank(col)} and btrim({col}) !~ '^-?[0-9]+(\\.[0-9]+)?$'")
 
 
 def _units_out_of_range(col: str) -> str:
     """A number util.to_units refuses: negative or over 1000."""
-    return f"({col}__u is null and btrim({col}) ~ '^-?[0-9]+(\\.[0-9]+)?$')"
+    return _if_null(col, "__u", f"btrim({col}) ~ '^-?[0-9]+(\\.[0-9]+)?$'")
 
 
 def _u(col: str) -> str:
@@ -256,9 +262,9 @@ SOCIAL_CARE: list[Rule] = [
          " <= 0", "hourly, daily or per-session costs need Planned units per week above 0"),
     # The weekly cost is an amount too: within the money range, so that its annual value (x 52.18) and a person's
     # sum of them stay far inside the marts' numeric(14, 2).
-    Rule("weekly_cost_out_of_range", f"{_SC_UNIT} and util.to_money(round({_m('unit_cost')} * "
-         f"{_u('planned_units_per_week')}, 2)::text) is null and {_m('unit_cost')} * {_u('planned_units_per_week')}"
-         " is not null", "Unit Cost x Planned units per week is outside the range of an amount"),
+    Rule("weekly_cost_out_of_range", f"case when {_SC_UNIT} and {_m('unit_cost')} * {_u('planned_units_per_week')}"
+         f" is not null then util.to_money(round({_m('unit_cost')} * {_u('planned_units_per_week')}, 2)::text) is null"
+         " else false end", "Unit Cost x Planned units per week is outside the range of an amount"),
     Rule("end_before_start", f"{_d('event_end_date')} < {_d('event_start_date')}",
          "event end date is before its start date"),
 ]

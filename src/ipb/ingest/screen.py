@@ -28,8 +28,14 @@ from ipb.ingest import rules
 THREADS = 2
 MEMORY_LIMIT = "300MB"
 BATCH_ROWS = 16384
+# The longest line the screen reads (a longer one is a DuckDB error: the file then takes the PostgreSQL path). The
+# read buffer is set to twice that: DuckDB's default, 16 lines' worth, would be 256 MiB, past MEMORY_LIMIT.
+MAX_LINE_BYTES = 16 << 20
 
 _PARAM = re.compile(r"%\((\w+)\)s")
+# `x = any(%(list)s)` / `x <> all(%(list)s)`: DuckDB plans each one as a join against the unnested list (one MARK
+# hash join per test, every row of the file probing each); an IN list of literals is a plain expression.
+_QUANTIFIED = re.compile(r"(=\s*any|<>\s*all)\(%\((\w+)\)s\)", re.IGNORECASE)
 # Columns PostgreSQL (C locale) case-folds in the rules: DuckDB folds beyond ASCII, so a non-ASCII value there is
 # uncertain.
 _FOLDED = re.compile(r"\b(?:lower|upper)\((?:btrim\()?(\w+)\)|util\.is_valid_postcode\((\w+)\)")
@@ -45,10 +51,20 @@ def _literal(value: object) -> str:
     raise TypeError(f"no DuckDB literal for {type(value).__name__}")
 
 
+def _in_list(match: re.Match, params: dict) -> str:
+    negated = match[1].lower().startswith("<>")
+    values = params[match[2]]
+    if not values:  # x = any('{}') is false, x <> all('{}') true (NULL for a NULL x, as IN)
+        return ("not in" if negated else "in") + " (select unnest([]::varchar[]))"
+    return ("not in" if negated else "in") + " (" + ", ".join(_literal(str(v)) for v in values) + ")"
+
+
 def to_duckdb(condition: str, params: dict, today: date) -> str:
-    """A rule's PostgreSQL condition as DuckDB SQL: parameters bound as literals, `current_date` as the load
-    transaction's date (so both engines judge a birth date against the same day)."""
-    text = _PARAM.sub(lambda m: _literal(params[m[1]]), condition)
+    """A rule's PostgreSQL condition as DuckDB SQL: parameters bound as literals (a list compared with ANY/ALL as
+    an IN list), `current_date` as the load transaction's date (so both engines judge a birth date against the
+    same day)."""
+    text = _QUANTIFIED.sub(lambda m: _in_list(m, params), condition)
+    text = _PARAM.sub(lambda m: _literal(params[m[1]]), text)
     return re.sub(r"\bcurrent_date\b", f"date '{today.isoformat()}'", text)
 
 
@@ -62,7 +78,8 @@ def folded_columns(feed: str) -> list[str]:
 
 def uncertain(feed: str) -> str:
     """DuckDB SQL: true when a value of the row is one the twins cannot judge exactly."""
-    parts = [f"({c} is not null and not regexp_matches({c}, '^[\\x00-\\x7f]*$'))" for c in folded_columns(feed)]
+    # Non-ASCII: more bytes than characters (a test far cheaper than a regex).
+    parts = [f"coalesce(strlen({c}) <> length({c}), false)" for c in folded_columns(feed)]
     parts += [f"(not {rules._blank(c)} and not coalesce(util.is_iso_timestamp(btrim({c})), false))"
               for c in rules.TIMESTAMP_COLUMNS[feed]]
     return " or ".join(parts) if parts else "false"
@@ -79,6 +96,15 @@ def suspect(feed: str, params: dict, today: date) -> str:
     """DuckDB SQL: true when any rule fails or a value is uncertain."""
     conds = [f"coalesce(({to_duckdb(r.condition, params, today)}), false)" for r in rules.RULES[feed]]
     return "(" + " or ".join([*conds, f"({uncertain(feed)})"]) + ")"
+
+
+def typed_columns(feed: str, date_format: str) -> str:
+    """rules.typed_columns for a file of one date format: an ISO file's dates are parsed without the DD/MM/YYYY
+    branch of util.iso_date_text (the same value: util.to_date trims, as iso_date_text does for 'iso')."""
+    text = rules.typed_columns(feed)
+    if date_format == "iso":
+        text = re.sub(r"util\.to_date\((\w+), _date_format\)", r"util.to_date(\1)", text)
+    return text
 
 
 def row_hash(feed: Feed) -> str:
@@ -114,7 +140,7 @@ def source(path: Path, file_columns: tuple[str | None, ...], raw_columns: tuple[
     quoted = str(path).replace("'", "''")
     read = (f"read_csv('{quoted}', header = false, skip = 1, columns = {columns}, delim = ',', quote = '\"', "
             "escape = '\"', strict_mode = true, auto_detect = false, null_padding = false, ignore_errors = false, "
-            "all_varchar = true, max_line_size = 16777216)")
+            f"all_varchar = true, max_line_size = {MAX_LINE_BYTES}, buffer_size = {2 * MAX_LINE_BYTES})")
     kept = set(file_columns)
     select = ", ".join(f"nullif({c}, '') as {c}" if c in kept else f"null::varchar as {c}" for c in raw_columns)
     return f"(select {select}, '{date_format}' as _date_format from {read})"
@@ -128,6 +154,6 @@ def screen_query(feed: Feed, path: Path, file_columns: tuple[str | None, ...], d
     rows = source(path, file_columns, feed.raw_columns, date_format)
     if not with_rules:
         return f"select {cols}, {row_hash(feed)} as _row_hash, false as _suspect from {rows}"
-    typed = rules.typed_columns(feed.name)
+    typed = typed_columns(feed.name, date_format)
     return (f"select {cols}, {row_hash(feed)} as _row_hash, {suspect(feed.name, params, today)} as _suspect "
             f"from (select *, {typed} from {rows})")
