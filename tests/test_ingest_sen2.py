@@ -14,11 +14,13 @@ hand from the SEN2 element names, not from the project's element set:
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import shutil
 import time
 import tracemalloc
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -439,3 +441,121 @@ def test_the_element_set_is_consistent_with_raw_send_and_the_code_lists(release:
     assert kept["SENneed"] == ["SENtype", "SENtypeRank"]
     assert "Ethnicity" not in kept["Person"] and "PlanDetail" not in kept["NamedPlan"]
     assert ("RequestSource" in kept["Requests"]) is (release == "2025")
+
+
+# -- the reader alone: its rows are what a plain reading of the file gives ---------------------------------------------
+
+# Values a council's export may hold and the reader must store exactly: entities, quotes, backslashes, percent signs,
+# non-ASCII, CDATA, a comment or an attribute, a namespace prefix, CRLF line ends, blanks, a repeated item, the
+# PlanWPB spelling, empty modules.
+TRICKY = (_return(
+    "<Person>\r\n  <Surname> O&apos;Brien &amp; \"Jr\" \\ 100%s </Surname><Forename lang=\"en\">Zo\u00eb \U0001F600"
+    "</Forename><PersonBirthDate>2014-05-06</PersonBirthDate><Sex> m </Sex><Ethnicity>WBRI</Ethnicity>"
+    "<PostCode><![CDATA[ME15 6ZZ]]></PostCode><UPN>A886<!-- x -->100001001</UPN><UPNunknown>   </UPNunknown>\r\n"
+    "  <Requests><ReceivedDate>2022-01-10</ReceivedDate><RequestSource>%d</RequestSource><RYA>1</RYA>"
+    "<RequestOutcome>\u00c4\u2028</RequestOutcome><Assessment><AssessmentOutcome>H</AssessmentOutcome>"
+    "<NamedPlan><StartDate> 2022-09-01 </StartDate><PlanWPB>a\"b\\c</PlanWPB><PB>TRUE</PB><OA>0</OA><DP>%%</DP>"
+    "<DP>\u00e9\u00e9</DP><PlanDetail><URN>1</URN></PlanDetail></NamedPlan><NamedPlan><StartDate>2023-09-01"
+    "</StartDate></NamedPlan></Assessment><ActivePlans><SENneed><SENtype>X\"Y</SENtype><SENtypeRank>1</SENtypeRank>"
+    "</SENneed><SENneed><SENtype>ASD</SENtype><SENtypeRank>0002</SENtypeRank></SENneed></ActivePlans></Requests>"
+    "<Requests/><Requests><Assessment></Assessment></Requests>\r\n</Person>\r\n"
+    "<Person><s:Surname xmlns:s=\"urn:x\">Testpupil2</s:Surname><Forename>\u00e9" + "\u00e9" * 2999 + "</Forename>"
+    "<PersonBirthDate>2010-12-31</PersonBirthDate><Sex>F</Sex><?note x?><UPN>T886&#xA0;1</UPN><UniqueLearnerNumber>"
+    "4000000011</UniqueLearnerNumber><Requests><ReceivedDate>2019-02-03</ReceivedDate><ActivePlans><TransferLA>"
+    "a&#xA0;b</TransferLA></ActivePlans></Requests></Person>\n") + "\n").replace("\n<Persons>", "\r\n<Persons>")
+
+
+def _tree_rows(data: bytes) -> dict[int, dict]:
+    """Each Person's raw.send row worked out from a whole-tree parse and the element set (the contract): kept items
+    in specification order, values trimmed (None when blank), Requests as compact JSON."""
+    from defusedxml.ElementTree import fromstring
+
+    from ipb.contract import normalise
+    from ipb.ingest.sen2 import PERSON, element_set, release_for
+
+    def local(element) -> str:
+        return element.tag.rpartition("}")[2]
+
+    def child(element, *names: str):
+        for name in names:
+            element = next(c for c in element if local(c) == name)
+        return element
+
+    root = fromstring(data)
+    es = element_set(release_for(child(root, "Header", "CollectionDetails", "Year").text.strip()))
+
+    def read(element, path: str) -> dict:
+        obj = {name: [] if is_module else None for name, is_module in es.shapes.get(path, ())}
+        for c in element:
+            item = es.children[path][local(c)]
+            if item.name in obj and item.kind == "module":
+                obj[item.name].append(read(c, item.path))
+            elif item.name in obj:
+                obj[item.name] = "".join(c.itertext()).strip() or None
+        return obj
+
+    lea = child(root, "Header", "Source", "LEA").text.strip()
+    rows = {}
+    for n, person in enumerate(child(root, "Persons"), start=1):
+        obj = read(person, PERSON)
+        requests = obj.pop("Requests")
+        rows[n] = {"lea": lea, **{normalise(k): v for k, v in obj.items()},
+                   "requests": json.dumps(requests, ensure_ascii=False, separators=(",", ":"))}
+    return rows
+
+
+def _read_all(data: bytes, sender: str = "886") -> tuple:
+    from ipb.ingest.filecheck import FileRejected
+    from ipb.ingest.sen2 import Sen2Reader
+
+    reader = Sen2Reader(io.BytesIO(data), sender, today=date(2026, 11, 22))
+    try:
+        records = [(p.ordinal, p.row, p.reasons, p.record) for p in reader.persons()]
+    except FileRejected as exc:
+        return exc.code, str(exc), exc.rows_in_file
+    return records, reader.persons_in_file, reader.dropped, reader.release
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("source", ["send_886_20261122.xml", "send_850_20261122.xml", "tricky"])
+def test_each_person_row_is_what_a_plain_reading_of_the_file_gives(source: str) -> None:
+    data = TRICKY.encode() if source == "tricky" else (SEN2 / source).read_bytes()
+    sender = "850" if "850" in source else "886"
+    records, persons, _, _ = _read_all(data, sender)
+    expected = _tree_rows(data)
+    assert persons == len(expected) and [r[0] for r in records] == list(expected)
+    for ordinal, row, reasons, _ in records:
+        assert reasons == [] and row == expected[ordinal], ordinal
+        assert list(row) == list(expected[ordinal])  # the same columns in the same order
+    if source == "tricky":
+        first, second = (records[0][1], records[1][1])
+        assert (first["surname"], first["forename"], first["postcode"], first["upn"], first["upnunknown"]) == (
+            "O'Brien & \"Jr\" \\ 100%s", "Zo\u00eb \U0001F600", "ME15 6ZZ", "A886100001001", None)
+        assert '"PlanWBP":"a\\"b\\\\c"' in first["requests"] and '"DP":"\u00e9\u00e9"' in first["requests"]
+        assert first["requests"].endswith(',{"ReceivedDate":null,"RequestSource":null,"RequestOutcome":null,'
+                                          '"RequestOutcomeDate":null,"Assessment":[],"ActivePlans":[]},'
+                                          '{"ReceivedDate":null,"RequestSource":null,"RequestOutcome":null,'
+                                          '"RequestOutcomeDate":null,"Assessment":[{"AssessmentOutcome":null,'
+                                          '"AssessmentOutcomeDate":null,"NamedPlan":[]}],"ActivePlans":[]}]')
+        assert (second["surname"], len(second["forename"]), second["upn"],
+                json.loads(second["requests"])[0]["ActivePlans"]) == (
+            "Testpupil2", 3000, "T886\xa01", [{"TransferLA": "a\xa0b", "ReviewMeeting": None, "ReviewOutcome": None,
+                                  "LastReview": None, "SENneed": []}])
+
+
+@pytest.mark.fast
+def test_a_return_reads_the_same_whatever_the_size_of_the_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text split between reads, a value over the limit spread over many reads, namespaces everywhere."""
+    from ipb.ingest import sen2
+
+    long_value = _return(_person(1) + _person(2, forename="A" * 4097) + _person(3, forename=" " * 5000 + "B"))
+    everywhere = _return(_person(1)).replace("<Message>", '<Message xmlns="urn:sen2">')
+    for data in (TRICKY.encode(), (SEN2 / "send_886_20261123.xml").read_bytes(), long_value.encode(),
+                 everywhere.encode(), (SEN2 / "send_886_20261126.xml").read_bytes()):
+        expected = _read_all(data)
+        for size in (1, 7, 1000):
+            monkeypatch.setattr(sen2, "CHUNK", size)
+            assert _read_all(data) == expected, size
+        monkeypatch.undo()
+    assert [r[2] for r in _read_all(long_value.encode())[0]] == [[], *[["field_too_long", "missing_value"]] * 2]
+    assert _read_all(everywhere.encode()) == _read_all(_return(_person(1)).encode())  # names are read without it

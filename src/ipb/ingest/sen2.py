@@ -56,27 +56,21 @@ _NAMEABLE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}")
 _TRUNCATED = {expat.errors.codes[m] for m in (expat.errors.XML_ERROR_NO_ELEMENTS, expat.errors.XML_ERROR_UNCLOSED_TOKEN,
                                                expat.errors.XML_ERROR_PARTIAL_CHAR,
                                                expat.errors.XML_ERROR_UNCLOSED_CDATA_SECTION)}
-# A good person's Requests as stored: json.dumps(requests, ensure_ascii=False, separators=(",", ":")). The C encoder
-# that json.dumps builds on every call is built once (a third of the cost); the same text, tested.
-_json_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-if json.encoder.c_make_encoder is not None:
-    _c_encode = json.encoder.c_make_encoder(None, _json_encoder.default, json.encoder.encode_basestring, None, ":",
-                                            ",", False, False, True)
-
-    def _requests_json(requests: list) -> str:
-        return "".join(_c_encode(requests, 0))
-else:  # pragma: no cover - CPython always has the C encoder
-    _requests_json = _json_encoder.encode
+# A good person's Requests are stored as json.dumps(requests, ensure_ascii=False, separators=(",", ":")) would
+# write them, but built as the file is read: each kept module's text is a format of its items' JSON texts (the
+# encoder json.dumps uses for strings), in specification order; a list holds its modules' texts joined by commas.
+_JSON_STRING = json.encoder.encode_basestring
+_NULL = "null"  # an absent or blank item, the same object everywhere (required items are found missing by it)
 # Values of coded items (dates, codes, flags, ranks) repeat across a file: each distinct short text is judged once,
 # up to a bound so that a hostile file cannot grow the memo.
 _MEMO_VALUES = 20_000
 _MEMO_CHARS = 16
 _MEMO_KINDS = frozenset({"date", "rank", "code", "flag", "integer"})
 # How an element inside Message/Persons is read (_Node.how): leaves, then modules; the top of what is dropped is
-# named in the dropped list first.
-_MEMO, _FREE, _BIRTH, _SKIP = 0, 1, 2, 3  # a coded value (memo), free text, the person's birth date, not kept
-_MODULE, _SKIP_MODULE, _PERSON, _PERSONS = 4, 5, 6, 7
-_DROP, _DROP_MODULE = 8, 9
+# named in the dropped list first. A Person's own items are stored as values; those inside its Requests as JSON.
+_MEMO, _FREE, _FREE_JSON, _BIRTH, _SKIP = 0, 1, 2, 3, 4  # a coded value (memo), free text, birth date, not kept
+_MODULE, _SKIP_MODULE, _PERSON, _PERSONS = 5, 6, 7, 8
+_DROP, _DROP_MODULE = 9, 10
 _TOO_LONG = " " * (MAX_FIELD_CHARS + 1)  # stands for a value's text once it is known to be over the limit
 
 
@@ -150,25 +144,26 @@ def release_for(year: str | None) -> str:
 # -- the Person's elements, compiled ---------------------------------------------------------------------------------
 
 class _Memo(dict):
-    """A kept leaf's reading, remembered per text: text -> (value stored, reason code or None). The value is the
-    text trimmed (None when blank); a control character comes first (nul_byte), then the leaf's own check."""
+    """A kept leaf's reading, remembered per text: text -> (what is stored, reason code or None). What is stored is
+    the text trimmed, None when blank (or its JSON text, _NULL when blank, inside Requests); a control character
+    comes first (nul_byte), then the leaf's own check."""
 
-    __slots__ = ("check",)
+    __slots__ = ("check", "as_json")
 
-    def __init__(self, check: Callable[[str], str | None] | None) -> None:
+    def __init__(self, check: Callable[[str], str | None] | None, as_json: bool) -> None:
         super().__init__()
         self.check = check
+        self.as_json = as_json
 
     def __missing__(self, text: str) -> tuple[str | None, str | None]:
         if len(text) > MAX_FIELD_CHARS:
-            return None, "field_too_long"
+            return _NULL if self.as_json else None, "field_too_long"
         value = text.strip()
         if not value:
-            read: tuple[str | None, str | None] = (None, None)
-        elif _CONTROL.search(value):
-            read = (value, "nul_byte")
+            read: tuple[str | None, str | None] = (_NULL if self.as_json else None, None)
         else:
-            read = (value, self.check(value) if self.check else None)
+            problem = "nul_byte" if _CONTROL.search(value) else self.check(value) if self.check else None
+            read = (_JSON_STRING(value) if self.as_json else value, problem)
         if len(text) <= _MEMO_CHARS and len(self) < _MEMO_VALUES:
             self[text] = read
         return read
@@ -183,37 +178,40 @@ def _rank_check(value: str) -> str | None:
 
 
 @cache
-def _memo(kind: str, spellings: frozenset[str] = frozenset()) -> _Memo:
+def _memo(kind: str, as_json: bool, spellings: frozenset[str] = frozenset()) -> _Memo:
     if kind == "date":
-        return _Memo(_date_check)
+        return _Memo(_date_check, as_json)
     if kind == "rank":
-        return _Memo(_rank_check)
+        return _Memo(_rank_check, as_json)
     if kind == "code":
-        return _Memo(lambda value: None if value.lower() in spellings else "invalid_code")
-    return _Memo(None)
+        return _Memo(lambda value: None if value.lower() in spellings else "invalid_code", as_json)
+    return _Memo(None, as_json)
 
 
 class _Node:
     """One element of Message/Persons, as the Person handlers need it."""
 
-    __slots__ = ("name", "path", "how", "kids", "memo", "template", "lists", "on_end", "columns")
+    __slots__ = ("name", "path", "how", "kids", "memo", "index", "items", "format", "missing", "on_end", "columns",
+                 "requests")
 
-    def __init__(self, es: ElementSet, element: Element, parent_dropped: bool) -> None:
+    def __init__(self, es: ElementSet, element: Element, parent_dropped: bool, index: int) -> None:
         dropped = parent_dropped or not element.kept
         module = element.kind == "module"
+        in_requests = element.module.startswith(PERSON + "/")  # stored as JSON
         self.name = element.name  # stored under its canonical name
         self.path = element.path
+        self.index = index  # its place among its module's kept items
         self.kids: dict[str, _Node] = {}  # accepted spelling -> child
         # A kept leaf's check, as the Person rules order it: a date, a rank, a code list that quarantines.
         self.memo: _Memo | None = None
         if element.kind == "date":
-            self.memo = _memo("date")
+            self.memo = _memo("date", in_requests)
         elif element.kind == "rank":
-            self.memo = _memo("rank")
+            self.memo = _memo("rank", in_requests)
         elif element.code_list and element.on_unknown == "quarantine":
-            self.memo = _memo("code", es.flag_spellings[element.code_list])
+            self.memo = _memo("code", in_requests, es.flag_spellings[element.code_list])
         elif element.kind in _MEMO_KINDS:
-            self.memo = _memo("plain")
+            self.memo = _memo("plain", in_requests)
         if self.path == PERSONS:
             self.how = _PERSONS
         elif self.path == PERSON:
@@ -225,17 +223,26 @@ class _Node:
             self.how = _MODULE
         elif self.path == BIRTH_DATE and element.kind == "date":
             self.how = _BIRTH
+        elif self.memo is not None:
+            self.how = _MEMO
         else:
-            self.how = _FREE if self.memo is None else _MEMO
+            self.how = _FREE_JSON if in_requests else _FREE
+        # A kept module's items, in specification order: what a new one holds, and (inside Requests) its JSON text.
+        self.missing = _NULL if in_requests else None  # what this leaf holds when blank or refused
         shape = es.shapes.get(self.path, ())
-        self.template: dict[str, None] = dict.fromkeys(name for name, _ in shape)  # a new object, copied
-        self.lists = tuple(name for name, is_module in shape if is_module)  # ... whose modules are lists
+        blank = None if self.path == PERSON else _NULL
+        self.items = [("" if is_module else blank) for _, is_module in shape]
+        self.format = "{" + ",".join(_JSON_STRING(name).replace("%", "%%") + (":[%s]" if is_module else ":%s")
+                                     for name, is_module in shape) + "}"
+        positions = {name: i for i, (name, _) in enumerate(shape)}
         # Checked when the module ends: required items (a person's birth date as a date) and ranks.
-        self.on_end = (*((name, "invalid_date" if self.path == PERSON and name == "PersonBirthDate"
+        self.on_end = (*((positions[name], "invalid_date" if self.path == PERSON and name == "PersonBirthDate"
                           else "missing_value") for name in es.required.get(self.path, ())),
-                       *((name, "invalid_code") for name in es.ranks.get(self.path, ())))
-        # A Person's columns in raw.send, in the order of its items once Requests is taken out.
-        self.columns = tuple(normalise(name) for name in self.template if name != "Requests")
+                       *((positions[name], "invalid_code") for name in es.ranks.get(self.path, ())))
+        # A Person: its columns in raw.send, in the order of its items once Requests is taken out, and where
+        # Requests is among them.
+        self.columns = tuple(normalise(name) for name, _ in shape if name != "Requests")
+        self.requests = positions.get("Requests", -1)
 
 
 @cache
@@ -243,16 +250,21 @@ def _persons_tree(release: str) -> _Node:
     """Message/Persons and everything in it, compiled once per release."""
     es = element_set(release)
     compiled: dict[str, _Node] = {}
+    person_modules = tuple(name for name, is_module in es.shapes.get(PERSON, ()) if is_module)
+    if person_modules != ("Requests",):
+        raise ValueError("sen2_elements.csv: a Person keeps one module, Requests")
 
-    def build(element: Element, parent_dropped: bool) -> _Node:
-        node = _Node(es, element, parent_dropped)
+    def build(element: Element, parent_dropped: bool, index: int) -> _Node:
+        node = _Node(es, element, parent_dropped, index)
+        kept = [name for name, _ in es.shapes.get(element.path, ())]
         for spelling, child in es.children.get(element.path, {}).items():
             if child.path not in compiled:
-                compiled[child.path] = build(child, node.how in (_SKIP_MODULE, _DROP_MODULE))
+                at = kept.index(child.name) if child.name in kept else -1
+                compiled[child.path] = build(child, node.how in (_SKIP_MODULE, _DROP_MODULE), at)
             node.kids[spelling] = compiled[child.path]
         return node
 
-    return build(es.children[ROOT]["Persons"], False)
+    return build(es.children[ROOT]["Persons"], False, -1)
 
 
 # -- the reader ------------------------------------------------------------------------------------------------------
@@ -441,13 +453,13 @@ class Sen2Reader:
         reader = self
         buf: list[str] = []
         clear, join = buf.clear, "".join
-        stack: list[tuple[_Node, dict]] = []  # the open modules around the current one: (node, object)
+        stack: list[tuple[_Node, list]] = []  # the open modules around the current one: (node, items)
         push, pop = stack.append, stack.pop
         seen = self._dropped_seen
         module: _Node = None  # type: ignore[assignment]  # the innermost open module
         kids: dict[str, _Node] = {}  # its children by accepted spelling
         leaf: _Node | None = None  # the open leaf, if any
-        obj: dict = {}  # the object the current module's kept items go into
+        items: list = []  # the kept items of the innermost kept module, in specification order
         problems: set[str] = set()  # the current person's
         add = problems.add
         birth: str | None = None
@@ -458,7 +470,7 @@ class Sen2Reader:
             stack.clear()
 
         def start(tag: str, attrib: list) -> None:
-            nonlocal module, kids, leaf, obj, problems, add, birth
+            nonlocal module, kids, leaf, items, problems, add, birth
             if leaf is not None:
                 raise reader._unknown(tag, leaf.path)
             try:
@@ -478,24 +490,18 @@ class Sen2Reader:
                 if how == _DROP:
                     leaf = node
                     return
-            push((module, obj))
+            push((module, items))
             module, kids = node, node.kids
             if how == _MODULE:
-                new = node.template.copy()
-                for name in node.lists:
-                    new[name] = []
-                obj[node.name].append(new)
-                obj = new
+                items = node.items.copy()
             elif how == _PERSON:
-                obj = node.template.copy()
-                for name in node.lists:
-                    obj[name] = []
+                items = node.items.copy()
                 problems = set()
                 add = problems.add
                 birth = None
 
         def end(tag: str) -> None:
-            nonlocal module, kids, leaf, obj, birth
+            nonlocal module, kids, leaf, items, birth
             node = leaf
             if node is not None:
                 leaf = None
@@ -504,43 +510,57 @@ class Sen2Reader:
                     value, problem = node.memo[join(buf)]
                     if problem is not None:
                         add(problem)
-                    obj[node.name] = value
-                elif how == _FREE:
+                    items[node.index] = value
+                elif how == _FREE_JSON or how == _FREE:
                     text = join(buf)
                     if len(text) > MAX_FIELD_CHARS:
                         add("field_too_long")
-                        obj[node.name] = None
+                        items[node.index] = node.missing
                         return
-                    value = text.strip() or None
+                    value = text.strip()
                     # A printable value holds no control character: the pattern only runs on the others.
-                    if value is not None and not value.isprintable() and _CONTROL.search(value):
+                    if value and not value.isprintable() and _CONTROL.search(value):
                         add("nul_byte")
-                    obj[node.name] = value
+                    if how == _FREE:
+                        items[node.index] = value or None
+                    else:
+                        items[node.index] = _JSON_STRING(value) if value else _NULL
                 elif how == _BIRTH:
                     value, problem = node.memo[join(buf)]
                     if problem is not None:
                         add(problem)
                     elif value is not None:
                         birth = value
-                    obj[node.name] = value
+                    items[node.index] = value
                 return
             node = module
             how = node.how
-            if how == _MODULE or how == _PERSON:
-                for name, problem in node.on_end:
-                    if obj[name] is None:
+            if how == _MODULE:
+                missing = _NULL
+                for i, problem in node.on_end:
+                    if items[i] is missing:
                         add(problem)
-                if how == _PERSON:
-                    reader._person_done(node, obj, problems, birth)
+                text = node.format % tuple(items)
+                module, items = pop()
+                kids = module.kids
+                i = node.index
+                held = items[i]
+                items[i] = held + "," + text if held else text
+                return
+            if how == _PERSON:
+                for i, problem in node.on_end:
+                    if items[i] is None:
+                        add(problem)
+                reader._person_done(node, items, problems, birth)
             elif how == _PERSONS:
                 reader._swap(reader._header_handlers)
                 reader.end(tag)
                 return
-            module, obj = pop()
+            module, items = pop()
             kids = module.kids
 
         def settle() -> None:
-            if leaf is None or leaf.how > _BIRTH:
+            if leaf is None or leaf.how >= _SKIP:
                 clear()
             elif len(buf) > 1 or (buf and len(buf[0]) > MAX_FIELD_CHARS):
                 if sum(map(len, buf)) > MAX_FIELD_CHARS:
@@ -548,21 +568,21 @@ class Sen2Reader:
 
         return begin, start, end, buf.append, settle
 
-    def _person_done(self, node: _Node, person: dict, problems: set[str], birth: str | None) -> None:
+    def _person_done(self, node: _Node, items: list, problems: set[str], birth: str | None) -> None:
         if birth is not None and birth > self._today:
             problems.add("birth_date_in_future")
         self.persons_in_file += 1
-        requests = person.pop("Requests")
+        requests = "[" + items.pop(node.requests) + "]"
         row: dict[str, str | None] = {"lea": self._lea}
-        row.update(zip(node.columns, person.values(), strict=True))
+        row.update(zip(node.columns, items, strict=True))
         if problems:
             reasons = [r for r in REASON_ORDER if r in problems]
             if "field_too_long" in problems or "nul_byte" in problems:
                 # Not kept: a hostile value cannot fill the quarantine (as for CSV rows).
                 record = {"field_count": len(feeds.SEND.columns)}
             else:
-                record = {**row, "requests": requests}
+                record = {**row, "requests": json.loads(requests)}
             self._done.append(PersonRecord(self.persons_in_file, None, reasons, record))
         else:
-            row["requests"] = _requests_json(requests)
+            row["requests"] = requests
             self._done.append(PersonRecord(self.persons_in_file, row))
