@@ -252,31 +252,24 @@ def _copy_screened(conn: psycopg.Connection, feed: Feed, path: Path, file_name: 
     numbers of the rows it flagged (None when it did not run the rules). (False, None), with nothing copied, when
     DuckDB cannot read the file as plain CSV."""
     import duckdb
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
 
     today = conn.execute("select current_date").fetchone()[0]  # the day the PostgreSQL rules would judge by
     # With a known-good batch (the nightly snapshot), PostgreSQL checks only the new and changed rows, which is
     # cheaper than the screen checking them all: the screen then only streams the rows with their hashes.
     with_rules = params.get("known_good", -1) == -1
     query = screen.screen_query(feed, path, facts.file_columns, facts.date_format, params, today, with_rules)
-    columns = [*feed.raw_columns, "_row_hash"]
+    columns = [*feed.raw_columns, "_row_hash", "_row_number"]
     stmt = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
         sql.Identifier("raw", feed.name), sql.SQL(", ").join(map(sql.Identifier, columns)))
-    options = pacsv.WriteOptions(include_header=False)
     suspects = array("q")
     rows = 0
     try:
-        with screen.connect() as duck, conn.transaction(), conn.cursor() as cur:
-            with cur.copy(stmt) as copy:
-                for batch in duck.sql(query).to_arrow_reader(screen.BATCH_ROWS):
-                    flagged = pc.indices_nonzero(batch.column("_suspect"))
-                    if len(flagged):
-                        suspects.extend(x + rows + 1 for x in flagged.to_pylist())
-                    sink = io.BytesIO()
-                    pacsv.write_csv(batch.drop_columns(["_suspect"]), sink, options)
-                    copy.write(sink.getbuffer())
-                    rows += batch.num_rows
+        with conn.transaction(), conn.cursor() as cur:
+            with cur.copy(stmt) as copy, screen.stream(query) as chunks:
+                for data, flagged, n in chunks:
+                    suspects.extend(x + rows + 1 for x in flagged)
+                    copy.write(data)
+                    rows += n
             if cur.rowcount != rows:
                 raise RuntimeError(f"the screen streamed {rows} rows but COPY stored {cur.rowcount}")
     except (duckdb.Error, OSError):

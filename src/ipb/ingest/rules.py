@@ -9,6 +9,7 @@ loads always fits the warehouse's types) and these bind parameters: %(sender)s, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ipb import contract, feeds
@@ -73,6 +74,13 @@ def _if_null(col: str, suffix: str, failing: str) -> str:
     """`failing`, judged only where the typed value is NULL (a valid value passes without it). A CASE, not an AND:
     DuckDB's screen evaluates both sides of an AND on every row, but a CASE branch only on the rows it takes."""
     return f"(case when {col}{suffix} is null then {failing} else false end)"
+
+
+def _typed_any(kind: Callable[[str], str], cols: tuple[str, ...], suffix: str) -> str:
+    """`kind` (one of the _if_null rules) on any of `cols`, behind one test of their typed values: a row whose values
+    all parsed (nearly every row) is judged by one CASE, not one per column."""
+    nulls = " or ".join(f"{c}{suffix} is null" for c in cols)
+    return f"(case when {nulls} then {_any([kind(c) for c in cols])} else false end)"
 
 
 def _iso(col: str) -> str:
@@ -170,8 +178,8 @@ NHS_PHB: list[Rule] = [
                "phb_category", "direct_payment_gbp", "notional_gbp", "third_party_gbp", "management_option",
                "budget_basis", "start_date", "record_updated_at"]),
     Rule("invalid_nhs_number", _nhs_bad("nhs_number", True), "NHS number is not 10 digits with a valid check digit"),
-    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["nhs_phb"]]), INVALID_DATE),
-    Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["nhs_phb"]]), DATE_RANGE),
+    Rule("invalid_date", _typed_any(_date, DATE_COLUMNS["nhs_phb"], "__d"), INVALID_DATE),
+    Rule("date_out_of_range", _typed_any(_date_out_of_range, DATE_COLUMNS["nhs_phb"], "__d"), DATE_RANGE),
     Rule("invalid_timestamp", _timestamp_bad("record_updated_at"), "record_updated_at is not an ISO 8601 timestamp"),
     Rule("timestamp_out_of_range", _timestamp_out_of_range("record_updated_at"), TIMESTAMP_RANGE),
     Rule("birth_date_in_future", f"{_d('date_of_birth')} > current_date", "date of birth is in the future"),
@@ -186,9 +194,9 @@ NHS_PHB: list[Rule] = [
          "(not " + _blank("sub_icb_code") + " and btrim(sub_icb_code) <> all(%(known_sub_icbs)s))",
          "an organisation code is not in the reference data"),
     Rule("sender_mismatch", "btrim(icb_code) <> %(sender)s", "icb_code differs from the sender in the file name"),
-    Rule("invalid_amount", _any([_money_bad(c) for c in MONEY_COLUMNS["nhs_phb"]]),
+    Rule("invalid_amount", _typed_any(_money_bad, MONEY_COLUMNS["nhs_phb"], "__m"),
          "an amount is not pounds with at most 2 decimals"),
-    Rule("amount_out_of_range", _any([_money_out_of_range(c) for c in MONEY_COLUMNS["nhs_phb"]]), MONEY_RANGE),
+    Rule("amount_out_of_range", _typed_any(_money_out_of_range, MONEY_COLUMNS["nhs_phb"], "__m"), MONEY_RANGE),
     Rule("negative_amount", _any([_neg(c) for c in ("direct_payment_gbp", "notional_gbp", "third_party_gbp",
                                                     "indicative_budget_gbp")]), "an amount is negative"),
     Rule("direct_payment_not_allowed",
@@ -238,8 +246,8 @@ SOCIAL_CARE: list[Rule] = [
          "a service event has no service type or service component"),
     Rule("missing_required", f"{_SC_SERVICE} and {_SC_PB} and ({_blank('unit_cost')} or "
          f"{_blank('cost_frequency_unit_type')})", "a personal budget has no unit cost or cost frequency"),
-    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["social_care"]]), INVALID_DATE),
-    Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["social_care"]]), DATE_RANGE),
+    Rule("invalid_date", _typed_any(_date, DATE_COLUMNS["social_care"], "__d"), INVALID_DATE),
+    Rule("date_out_of_range", _typed_any(_date_out_of_range, DATE_COLUMNS["social_care"], "__d"), DATE_RANGE),
     Rule("birth_date_in_future", f"{_d('date_of_birth')} > current_date", "date of birth is in the future"),
     Rule("age_out_of_range", f"({_age_under('date_of_birth', 'event_start_date', 18)} or "
                           f"{_age_at_least('date_of_birth', 'event_start_date', 121)})",
@@ -299,8 +307,8 @@ SEND_BUDGET: list[Rule] = [
     Rule("missing_value", _any([_blank(c) for c in (
         "lea", "budgetid", "localpersonid", "surname", "forename", "personbirthdate", "sex", "planstartdate",
         "directpaymentgbp", "budgetstartdate", "lastupdated")]), "a required value is empty"),
-    Rule("invalid_date", _any([_date(c) for c in DATE_COLUMNS["send_budget"]]), INVALID_DATE),
-    Rule("date_out_of_range", _any([_date_out_of_range(c) for c in DATE_COLUMNS["send_budget"]]), DATE_RANGE),
+    Rule("invalid_date", _typed_any(_date, DATE_COLUMNS["send_budget"], "__d"), INVALID_DATE),
+    Rule("date_out_of_range", _typed_any(_date_out_of_range, DATE_COLUMNS["send_budget"], "__d"), DATE_RANGE),
     Rule("invalid_timestamp", _timestamp_bad("lastupdated"), "LastUpdated is not an ISO 8601 timestamp"),
     Rule("timestamp_out_of_range", _timestamp_out_of_range("lastupdated"), TIMESTAMP_RANGE),
     Rule("birth_date_in_future", f"{_d('personbirthdate')} > current_date", "date of birth is in the future"),
@@ -310,8 +318,8 @@ SEND_BUDGET: list[Rule] = [
          "EHC plans are for ages 0-25: age at PlanStartDate outside that"),
     Rule("invalid_code", _not_listed("sex", "sen2_sex"), "Sex is not M, F or U"),
     Rule("sender_mismatch", "btrim(lea) <> %(sender)s", "LEA differs from the sender in the file name"),
-    Rule("invalid_amount", _any([_money_bad(c) for c in _SB_MONEY]), "an amount is not pounds with at most 2 decimals"),
-    Rule("amount_out_of_range", _any([_money_out_of_range(c) for c in _SB_MONEY]), MONEY_RANGE),
+    Rule("invalid_amount", _typed_any(_money_bad, _SB_MONEY, "__m"), "an amount is not pounds with at most 2 decimals"),
+    Rule("amount_out_of_range", _typed_any(_money_out_of_range, _SB_MONEY, "__m"), MONEY_RANGE),
     Rule("missing_amounts", f"{_blank('educationelementgbp')} and {_blank('socialcareelementgbp')}",
          "a budget needs EducationElementGBP or SocialCareElementGBP (or both)"),
     Rule("negative_amount", _any([_neg(c) for c in _SB_MONEY]), "an amount is negative"),

@@ -13,7 +13,10 @@ the loader's PostgreSQL path.
 
 from __future__ import annotations
 
+import io
+import queue
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -28,6 +31,8 @@ from ipb.ingest import rules
 THREADS = 2
 MEMORY_LIMIT = "300MB"
 BATCH_ROWS = 16384
+# Batches of CSV text ready ahead of the COPY (each ~8 MB for CLD): enough to keep both engines busy.
+QUEUE_BATCHES = 2
 # The longest line the screen reads (a longer one is a DuckDB error: the file then takes the PostgreSQL path). The
 # read buffer is set to twice that: DuckDB's default, 16 lines' worth, would be 256 MiB, past MEMORY_LIMIT.
 MAX_LINE_BYTES = 16 << 20
@@ -157,3 +162,63 @@ def screen_query(feed: Feed, path: Path, file_columns: tuple[str | None, ...], d
     typed = typed_columns(feed.name, date_format)
     return (f"select {cols}, {row_hash(feed)} as _row_hash, {suspect(feed.name, params, today)} as _suspect "
             f"from (select *, {typed} from {rows})")
+
+
+Chunk = tuple[memoryview, list[int], int]  # CSV text of a batch, offsets of its flagged rows, its number of rows
+
+
+def _put(out: queue.Queue, stop: threading.Event, item: object) -> None:
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _produce(query: str, out: queue.Queue, stop: threading.Event) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    options = pacsv.WriteOptions(include_header=False)
+    rows = 0
+    try:
+        with connect() as duck:
+            for batch in duck.sql(query).to_arrow_reader(BATCH_ROWS):
+                if stop.is_set():
+                    return
+                flagged = pc.indices_nonzero(batch.column("_suspect")).to_pylist()
+                numbers = pa.array(range(rows + 1, rows + batch.num_rows + 1), pa.int64())
+                sink = io.BytesIO()
+                pacsv.write_csv(batch.drop_columns(["_suspect"]).append_column("_row_number", numbers), sink, options)
+                rows += batch.num_rows
+                _put(out, stop, (sink.getbuffer(), flagged, batch.num_rows))
+        _put(out, stop, None)
+    except BaseException as exc:  # handed to the consuming thread, which raises it
+        _put(out, stop, exc)
+
+
+@contextmanager
+def stream(query: str) -> Iterator[Iterator[Chunk]]:
+    """The rows of a `screen_query` as CSV text for COPY (without `_suspect`, with `_row_number` last: 1, 2, ...
+    in file order, as the raw table's default would number them at a higher cost), batch by batch, with the offsets
+    of the rows it flagged. A thread reads them from DuckDB while the caller copies the previous batch,
+    so that DuckDB and PostgreSQL work at once (DuckDB computes a batch only when asked for it). A DuckDB error
+    is raised in the caller's thread."""
+    out: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+    stop = threading.Event()
+    worker = threading.Thread(target=_produce, args=(query, out, stop), name="ipb-screen", daemon=True)
+    worker.start()
+
+    def chunks() -> Iterator[Chunk]:
+        while (item := out.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    try:
+        yield chunks()
+    finally:
+        stop.set()
+        worker.join()
