@@ -7,10 +7,11 @@ stays flat whatever the file's size. Each `Person` becomes one record as soon as
 quarantined person with its reason codes. File faults raise `FileRejected`; no reason ever quotes a value from the
 file (only element names from the contract, or a name that looks like an element name, and line numbers).
 
-Speed: expat calls Python once per event, so inside a `Person` (nearly all of a file) the handlers are lean
-closures over a tree of the elements of Persons compiled once per release (`_persons_tree`): one dictionary look-up
-per element, text gathered by a bare `list.append`, and each kept value's check remembered per distinct short value.
-Outside the persons (the header) the plain handlers below read the file.
+Speed: expat calls Python once per element start and end, so inside `Persons` (nearly all of a file) the handlers
+are lean closures over a tree of its elements compiled once per release (`_persons_tree`): one dictionary look-up
+per element, text gathered by a bare `list.append`, each kept coded value read and checked once per distinct text
+(`_Memo`), and a good person's Requests JSON built module by module as they end (no tree to encode afterwards).
+Outside `Persons` (the header) the plain handlers below read the file.
 
 The element set is data: dbt_project/seeds/contract/sen2_elements.csv (`ipb.contract.sen2_elements`).
 """
@@ -63,14 +64,13 @@ _JSON_STRING = json.encoder.encode_basestring
 _NULL = "null"  # an absent or blank item, the same object everywhere (required items are found missing by it)
 # Values of coded items (dates, codes, flags, ranks) repeat across a file: each distinct short text is judged once,
 # up to a bound so that a hostile file cannot grow the memo.
-_MEMO_VALUES = 20_000
+_MEMO_VALUES = 10_000
 _MEMO_CHARS = 16
 _MEMO_KINDS = frozenset({"date", "rank", "code", "flag", "integer"})
-# How an element inside Message/Persons is read (_Node.how): leaves, then modules; the top of what is dropped is
-# named in the dropped list first. A Person's own items are stored as values; those inside its Requests as JSON.
-_MEMO, _FREE, _FREE_JSON, _BIRTH, _SKIP = 0, 1, 2, 3, 4  # a coded value (memo), free text, birth date, not kept
-_MODULE, _SKIP_MODULE, _PERSON, _PERSONS = 5, 6, 7, 8
-_DROP, _DROP_MODULE = 9, 10
+# How an element inside Message/Persons is read (_Node.how): leaves, then modules. A leaf is kept as a coded value
+# (memo), as free text or as the person's birth date, or not kept; the top of what is dropped is named first.
+_MEMO, _FREE, _BIRTH, _SKIP, _DROP = 0, 1, 2, 3, 4
+_MODULE, _SKIP_MODULE, _DROP_MODULE, _PERSON, _PERSONS = 5, 6, 7, 8, 9
 _TOO_LONG = " " * (MAX_FIELD_CHARS + 1)  # stands for a value's text once it is known to be over the limit
 
 
@@ -191,7 +191,7 @@ def _memo(kind: str, as_json: bool, spellings: frozenset[str] = frozenset()) -> 
 class _Node:
     """One element of Message/Persons, as the Person handlers need it."""
 
-    __slots__ = ("name", "path", "how", "kids", "memo", "index", "items", "format", "missing", "on_end", "columns",
+    __slots__ = ("name", "path", "how", "kids", "memo", "index", "as_json", "items", "format", "on_end", "columns",
                  "requests")
 
     def __init__(self, es: ElementSet, element: Element, parent_dropped: bool, index: int) -> None:
@@ -226,9 +226,9 @@ class _Node:
         elif self.memo is not None:
             self.how = _MEMO
         else:
-            self.how = _FREE_JSON if in_requests else _FREE
+            self.how = _FREE
+        self.as_json = in_requests  # a leaf inside Requests is stored as its JSON text
         # A kept module's items, in specification order: what a new one holds, and (inside Requests) its JSON text.
-        self.missing = _NULL if in_requests else None  # what this leaf holds when blank or refused
         shape = es.shapes.get(self.path, ())
         blank = None if self.path == PERSON else _NULL
         self.items = [("" if is_module else blank) for _, is_module in shape]
@@ -482,18 +482,18 @@ class Sen2Reader:
             how = node.how
             if how < _MODULE:
                 leaf = node
-                clear()
-                return
-            if how >= _DROP:
-                if node.name not in seen:
+                if how < _SKIP:
+                    clear()
+                elif how == _DROP and node.name not in seen:
                     reader._drop(node.name)
-                if how == _DROP:
-                    leaf = node
-                    return
+                return
             push((module, items))
             module, kids = node, node.kids
             if how == _MODULE:
                 items = node.items.copy()
+            elif how == _DROP_MODULE:
+                if node.name not in seen:
+                    reader._drop(node.name)
             elif how == _PERSON:
                 items = node.items.copy()
                 problems = set()
@@ -511,21 +511,23 @@ class Sen2Reader:
                     if problem is not None:
                         add(problem)
                     items[node.index] = value
-                elif how == _FREE_JSON or how == _FREE:
+                elif how >= _SKIP:
+                    return
+                elif how == _FREE:
                     text = join(buf)
                     if len(text) > MAX_FIELD_CHARS:
                         add("field_too_long")
-                        items[node.index] = node.missing
+                        items[node.index] = _NULL if node.as_json else None
                         return
                     value = text.strip()
                     # A printable value holds no control character: the pattern only runs on the others.
                     if value and not value.isprintable() and _CONTROL.search(value):
                         add("nul_byte")
-                    if how == _FREE:
-                        items[node.index] = value or None
-                    else:
+                    if node.as_json:
                         items[node.index] = _JSON_STRING(value) if value else _NULL
-                elif how == _BIRTH:
+                    else:
+                        items[node.index] = value or None
+                else:
                     value, problem = node.memo[join(buf)]
                     if problem is not None:
                         add(problem)
