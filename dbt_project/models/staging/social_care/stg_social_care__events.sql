@@ -15,6 +15,11 @@
     ('frequencies', 'cld_cost_frequency', 'cost_frequency_unit_type'),
     ('support_reasons', 'cld_primary_support_reason', 'primary_support_reason'),
 ] %}
+{# The date fields, cast through one lookup of their distinct texts. #}
+{% set date_columns = [
+    'date_of_birth', 'date_of_death', 'event_start_date', 'event_end_date', 'reporting_period_start_date',
+    'reporting_period_end_date',
+] %}
 with
 
 current_batches as (
@@ -22,7 +27,7 @@ current_batches as (
     where feed = 'social_care'
 ),
 
-source as (
+source as not materialized (
     select * from {{ source('social_care', 'social_care') }}
     where _batch_id in (select current_batches.batch_id from current_batches)
 ),
@@ -33,6 +38,34 @@ codes as (
 
 mechanisms as (
     select * from {{ ref('cld_delivery_mechanisms') }}
+),
+
+-- Dates repeat too (about 60,000 texts among 5 million dates): each text is cast once per date format. The format
+-- is keyed as typed_date reads it (no format is ISO).
+date_texts as (
+    select distinct
+        dates.date_text,
+        coalesce(source._date_format, 'iso') as date_format
+    from source
+    cross join
+        lateral (
+            values
+            (source.date_of_birth),
+            (source.date_of_death),
+            (source.event_start_date),
+            (source.event_end_date),
+            (source.reporting_period_start_date),
+            (source.reporting_period_end_date)
+        ) as dates (date_text)
+    where dates.date_text is not null
+),
+
+typed_dates as (
+    select
+        date_text,
+        date_format,
+        {{ typed_date('date_text', 'date_format') }} as typed_date
+    from date_texts
 ),
 
 coded as (
@@ -47,11 +80,23 @@ coded as (
         delivery.value as delivery_mechanism_value,
         funding.value as client_funding_status_value,
         frequencies.value as cost_frequency_value,
-        support_reasons.value as primary_support_reason_value
+        support_reasons.value as primary_support_reason_value,
+        date_of_birth_typed.typed_date as date_of_birth_typed,
+        date_of_death_typed.typed_date as date_of_death_typed,
+        event_start_date_typed.typed_date as event_start_date_typed,
+        event_end_date_typed.typed_date as event_end_date_typed,
+        reporting_period_start_date_typed.typed_date as reporting_period_start_date_typed,
+        reporting_period_end_date_typed.typed_date as reporting_period_end_date_typed
     from source
     {% for alias, code_list, column in coded_columns -%}
         left join codes as {{ alias }}
             on {{ alias }}.code_list = '{{ code_list }}' and lower(trim(source.{{ column }})) = {{ alias }}.spelling_key
+    {% endfor -%}
+    {% for column in date_columns -%}
+        left join typed_dates as {{ column }}_typed
+            on
+                source.{{ column }} = {{ column }}_typed.date_text
+                and coalesce(source._date_format, 'iso') = {{ column }}_typed.date_format
     {% endfor -%}
 ),
 
@@ -67,8 +112,8 @@ renamed as (
         {{ normalise_name('last_name') }} as surname,
         {{ normalise_name('first_name') }} as forename,
         {{ name_tokens('last_name') }} as surname_tokens,
-        {{ typed_date('date_of_birth') }} as birth_date,
-        {{ typed_date('date_of_death') }} as death_date,
+        date_of_birth_typed as birth_date,
+        date_of_death_typed as death_date,
         coalesce(gender_sex_code, 'X') as sex_code,
         {{ normalise_postcode('postcode') }} as postcode,
         nullif(trim(gp_practice_code), '') as gp_practice_code,
@@ -77,8 +122,8 @@ renamed as (
         {{ cld_descriptive('primary_support_reason', 'primary_support_reason_value') }} as primary_support_reason,
         {{ cld_descriptive('client_funding_status', 'client_funding_status_value') }} as client_funding_status,
         event_type_value as event_type,
-        {{ typed_date('event_start_date') }} as event_start_date,
-        {{ typed_date('event_end_date') }} as event_end_date,
+        event_start_date_typed as event_start_date,
+        event_end_date_typed as event_end_date,
         {{ cld_descriptive('service_type', 'service_type_value') }} as service_type,
         {{ cld_descriptive('service_component', 'service_component_value') }} as service_component,
         -- Optional in CLD: blank on a direct-payment component is a direct payment (derived, and marked so).
@@ -94,8 +139,8 @@ renamed as (
         {{ typed_money('unit_cost') }} as unit_cost,
         cost_frequency_value as cost_frequency,
         {{ typed_units('planned_units_per_week') }} as planned_units_per_week,
-        {{ typed_date('reporting_period_start_date') }} as reporting_period_start_date,
-        {{ typed_date('reporting_period_end_date') }} as reporting_period_end_date,
+        reporting_period_start_date_typed as reporting_period_start_date,
+        reporting_period_end_date_typed as reporting_period_end_date,
         {{ staged_lineage() }}
     from coded
 ),
