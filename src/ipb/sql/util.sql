@@ -123,9 +123,14 @@ language sql immutable parallel safe as $$
     end
 $$;
 
+-- An ISO file's dates go straight to util.to_date(value), which PostgreSQL inlines; only DD/MM/YYYY values pass
+-- through util.iso_date_text (a rewritten argument is too costly to inline, so that call is made per row).
 create or replace function util.to_date(value text, date_format text) returns date
 language sql stable parallel safe as $$
-    select util.to_date(util.iso_date_text(value, date_format))
+    select case
+        when coalesce(date_format, 'iso') = 'iso' then util.to_date(value)
+        else util.to_date(util.iso_date_text(value, date_format))
+    end
 $$;
 
 -- A timestamp util.is_iso_timestamp accepts, from 1900-01-01 00:00 UTC to before 9999-12-31 00:00 UTC: every
