@@ -123,13 +123,17 @@ language sql immutable parallel safe as $$
     end
 $$;
 
--- An ISO file's dates go straight to util.to_date(value), which PostgreSQL inlines; only DD/MM/YYYY values pass
--- through util.iso_date_text (a rewritten argument is too costly to inline, so that call is made per row).
+-- The same dates as util.to_date(util.iso_date_text(value, date_format)), written so that PostgreSQL inlines it
+-- (util.to_date of a rewritten argument would be called row by row): an ISO file's values go to util.to_date(value);
+-- a DD/MM/YYYY value is rewritten as ISO text and must be a calendar date from 1900 on.
 create or replace function util.to_date(value text, date_format text) returns date
 language sql stable parallel safe as $$
     select case
         when coalesce(date_format, 'iso') = 'iso' then util.to_date(value)
-        else util.to_date(util.iso_date_text(value, date_format))
+        when btrim(value) ~ '^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$'
+            and split_part(btrim(value), '/', 3) >= '1900' collate "C"
+            and pg_input_is_valid(util.iso_date_text(value, 'dmy'), 'date')
+            then util.iso_date_text(value, 'dmy')::date
     end
 $$;
 
