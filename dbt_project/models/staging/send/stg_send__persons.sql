@@ -14,7 +14,9 @@ source as (
     where _batch_id in (select current_batches.batch_id from current_batches)
 ),
 
-renamed as (
+-- Materialized: every identifier is checked once per Person. Inlined, the UPN check ran four times (the UPN, its
+-- invalid flag, twice in the identity hash) and the names twice, after the sort of the whole wide row.
+renamed as materialized (
     select
         _sender_code as sender_code,
         lea as dfe_la_number,

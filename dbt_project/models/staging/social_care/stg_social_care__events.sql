@@ -27,6 +27,7 @@ current_batches as (
     where feed = 'social_care'
 ),
 
+-- Read twice (the events, their date texts): scanned twice rather than spooled to disk.
 source as not materialized (
     select * from {{ source('social_care', 'social_care') }}
     where _batch_id in (select current_batches.batch_id from current_batches)
@@ -40,8 +41,9 @@ mechanisms as (
     select * from {{ ref('cld_delivery_mechanisms') }}
 ),
 
--- Dates repeat too (about 60,000 texts among 5 million dates): each text is cast once per date format. The format
--- is keyed as typed_date reads it (no format is ISO).
+-- Dates repeat (about 60,000 texts among 5 million dates at national scale): each text is cast once per date
+-- format, not each date (typed_date's parse is a function call per value). The format is keyed as typed_date reads
+-- it (no format is ISO).
 date_texts as (
     select distinct
         dates.date_text,
