@@ -107,10 +107,8 @@ def _duckdb(feed: str, rows: list[dict], date_format: str) -> list[tuple[list[st
         duck.executemany(f"insert into corpus values ({', '.join(['?'] * (len(columns) + 2))})",
                          [[n, date_format, *(row[c] for c in columns)] for n, row in enumerate(rows)])
         params = _params(feed)
-        typed = screen.typed_columns(feed, date_format)
-        return duck.execute(
-            f"select {screen.reasons(feed, params, TODAY)}, {screen.suspect(feed, params, TODAY)}, "
-            f"{screen.uncertain(feed)} from (select *, {typed} from corpus) order by _n").fetchall()
+        judged = screen.judged(feed, params, TODAY, date_format, "corpus", explain=True)
+        return duck.execute(f"select _reasons, _suspect, _uncertain from ({judged}) order by _n").fetchall()
 
 
 @pytest.mark.parametrize("feed", ["nhs_phb", "social_care", "send_budget", "national_opt_out"])

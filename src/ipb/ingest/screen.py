@@ -33,8 +33,9 @@ MEMORY_LIMIT = "300MB"
 BATCH_ROWS = 16384
 # Batches of CSV text ready ahead of the COPY (each ~8 MB for CLD): enough to keep both engines busy.
 QUEUE_BATCHES = 2
-# The longest line the screen reads (a longer one is a DuckDB error: the file then takes the PostgreSQL path). The
-# read buffer is set to twice that: DuckDB's default, 16 lines' worth, would be 256 MiB, past MEMORY_LIMIT.
+# The longest line the screen reads (a longer one is a DuckDB error: the file then takes the PostgreSQL path), and
+# the size of its read buffers (the least DuckDB allows; its default, 16 lines' worth, would be 256 MiB, past
+# MEMORY_LIMIT: a file over 256 MiB failed).
 MAX_LINE_BYTES = 16 << 20
 
 _PARAM = re.compile(r"%\((\w+)\)s")
@@ -145,10 +146,37 @@ def source(path: Path, file_columns: tuple[str | None, ...], raw_columns: tuple[
     quoted = str(path).replace("'", "''")
     read = (f"read_csv('{quoted}', header = false, skip = 1, columns = {columns}, delim = ',', quote = '\"', "
             "escape = '\"', strict_mode = true, auto_detect = false, null_padding = false, ignore_errors = false, "
-            f"all_varchar = true, max_line_size = {MAX_LINE_BYTES}, buffer_size = {2 * MAX_LINE_BYTES})")
+            f"all_varchar = true, max_line_size = {MAX_LINE_BYTES}, buffer_size = {MAX_LINE_BYTES})")
     kept = set(file_columns)
     select = ", ".join(f"nullif({c}, '') as {c}" if c in kept else f"null::varchar as {c}" for c in raw_columns)
     return f"(select {select}, '{date_format}' as _date_format from {read})"
+
+
+# A column's trimmed lower-case value and its blank test, which several rules repeat: DuckDB evaluates each
+# occurrence (it shares no subexpression across the rules' CASEs), so `judged` computes each once, beside the typed
+# values, and the rules read that column.
+_REPEATED = re.compile(r"lower\(btrim\((\w+)\)\)|nullif\(btrim\((\w+)\), ''\) is null")
+
+
+def _hoist(text: str, found: dict[str, str]) -> str:
+    def column(m: re.Match) -> str:
+        name = f"{m[1]}__lower" if m[1] else f"{m[2]}__blank"
+        found[name] = m[0]
+        return name
+
+    return _REPEATED.sub(column, text)
+
+
+def judged(feed: str, params: dict, today: date, date_format: str, rows: str, explain: bool = False) -> str:
+    """DuckDB SQL: every column of `rows` (raw values and `_date_format`), and `_suspect`; with `explain`, also
+    `_reasons` and `_uncertain`. The rules read typed values and repeated expressions computed once per row."""
+    found: dict[str, str] = {}
+    out = f"{_hoist(suspect(feed, params, today), found)} as _suspect"
+    if explain:
+        out += (f", {_hoist(reasons(feed, params, today), found)} as _reasons, "
+                f"{_hoist(uncertain(feed), found)} as _uncertain")
+    first = ", ".join([typed_columns(feed, date_format), *(f"{e} as {n}" for n, e in found.items())])
+    return f"select *, {out} from (select *, {first} from {rows})"
 
 
 def screen_query(feed: Feed, path: Path, file_columns: tuple[str | None, ...], date_format: str, params: dict,
@@ -159,9 +187,8 @@ def screen_query(feed: Feed, path: Path, file_columns: tuple[str | None, ...], d
     rows = source(path, file_columns, feed.raw_columns, date_format)
     if not with_rules:
         return f"select {cols}, {row_hash(feed)} as _row_hash, false as _suspect from {rows}"
-    typed = typed_columns(feed.name, date_format)
-    return (f"select {cols}, {row_hash(feed)} as _row_hash, {suspect(feed.name, params, today)} as _suspect "
-            f"from (select *, {typed} from {rows})")
+    return (f"select {cols}, {row_hash(feed)} as _row_hash, _suspect "
+            f"from ({judged(feed.name, params, today, date_format, rows)})")
 
 
 Chunk = tuple[memoryview, list[int], int]  # CSV text of a batch, offsets of its flagged rows, its number of rows
