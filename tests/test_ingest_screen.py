@@ -163,3 +163,34 @@ def test_row_hash_in_postgres_matches_python(fresh_db: str) -> None:
         changed = conn.execute("update raw.social_care set la_code = 'X' returning _row_hash::text").fetchone()[0]
         assert changed == row_hash(["X", *values[1:]])
         conn.rollback()
+
+
+def test_a_screen_error_while_rows_stream_loads_the_file_by_postgres(fresh_db: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DuckDB error after the first batches (out of memory on a large file, say) reaches the loader through Arrow
+    as an OSError, not a duckdb.Error: the file still loads, by the PostgreSQL path, and nothing the screen had
+    copied stays."""
+    from ipb.ingest import load_file
+
+    db.bootstrap()
+    with (FIXTURES / "cld" / "social_care_886_20261122.csv").open(newline="", encoding="utf-8") as fh:
+        header, *body = list(csv.reader(fh))
+    n = 3 * screen.BATCH_ROWS
+    path = tmp_path / "social_care_886_20261122.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(header)
+        for i in range(n):
+            row = list(body[i % len(body)])
+            row[header.index("First Name")] = "BOOM" if i == n - 10 else f"P{i}"
+            out.writerow(row)
+    real_hash = screen.row_hash
+    monkeypatch.setattr(screen, "row_hash", lambda feed: (
+        f"case when first_name = 'BOOM' then cast(first_name as integer)::varchar else {real_hash(feed)} end"))
+    result = load_file("social_care", path)
+    assert (result.status, result.rows_in_file) == ("loaded", n)
+    assert result.rows_loaded + result.rows_quarantined == n
+    with psycopg.connect(fresh_db) as conn:
+        stored = conn.execute("select count(*), count(distinct _row_number) from raw.social_care where _batch_id = %s",
+                              (result.batch_id,)).fetchone()
+        assert stored == (result.rows_loaded, result.rows_loaded)
