@@ -37,12 +37,15 @@ named_plans as (
     cross join lateral jsonb_array_elements(coalesce(assessment.body -> 'NamedPlan', '[]')) as plan (body)
 ),
 
--- The request's active plan: its ranked needs and review dates.
+-- The request's active plan: its ranked needs and review dates (the dates' texts read here once: the CTE is spooled
+-- for its two readers, and util.to_date reads its argument several times).
 active_plans as (
     select
         requests.person_record_id,
         requests.request_number,
-        active.body as active_body
+        active.body as active_body,
+        active.body ->> 'ReviewMeeting' as review_meeting_text,
+        active.body ->> 'LastReview' as last_review_text
     from requests
     cross join lateral jsonb_array_elements(coalesce(requests.request_body -> 'ActivePlans', '[]')) as active (body)
 ),
@@ -74,8 +77,8 @@ reviews as (
     select
         person_record_id,
         request_number,
-        max(util.to_date(active_body ->> 'ReviewMeeting', 'iso')) as review_meeting_date,
-        max(util.to_date(active_body ->> 'LastReview', 'iso')) as last_review_date
+        max(util.to_date(review_meeting_text, 'iso')) as review_meeting_date,
+        max(util.to_date(last_review_text, 'iso')) as last_review_date
     from active_plans
     group by person_record_id, request_number
 ),
