@@ -176,7 +176,9 @@ def failed_gate_keeps_previous_published_state(night: Night) -> None:
     approved.write_text(yaml.safe_dump(spec))
     before = {s: night.table_fingerprint(s) for s in ("marts", "reports")}
     try:
-        result = night.run(D1 + timedelta(days=2))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("IPB_BUILD_RETRIES", "0")  # the gate fails at once (no 1-minute retry)
+            result = night.run(D1 + timedelta(days=2))
     finally:
         approved.write_text(original)
     assert result.dag_states["build_warehouse"] == "failed"
