@@ -155,10 +155,11 @@ def _sen2_flags_not_listed() -> str:
             + ') *$" flag "i")) || (exists(@.OA) && @.OA != null && !(@.OA like_regex "^ *(' + spellings
             + ') *$" flag "i")))')
     # Parsing every person's Requests as jsonb is the costly part: a regex on the text first passes on only persons
-    # with a PB or OA that is not exactly "0", "1", "true", "false" (any case) or null, all accepted, so every other
+    # with a PB or OA that is not exactly one of the common accepted spellings (any case) or null, so every other
     # person is settled without parsing. The regex can only let through too many, never too few.
-    assert {"0", "1", "true", "false"} <= {s.lower() for s in spellings.split("|")}
-    maybe = r'"(PB|OA)"\s*:\s*(?!("([01]|true|false)"|null)\s*[,}])'
+    plain = [s for s in ("0", "1", "true", "false") if s in {x.lower() for x in spellings.split("|")}]
+    settled = (f'"({"|".join(plain)})"|' if plain else "") + "null"
+    maybe = r'"(PB|OA)"\s*:\s*(?!(' + settled + r')\s*[,}])'
     return f"(requests ~* {_lit(maybe)} and jsonb_path_exists(coalesce(requests, '[]')::jsonb, {_lit(path)}))"
 
 
