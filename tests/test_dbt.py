@@ -274,6 +274,34 @@ def test_integrated_budgets(night: dict) -> None:
     assert icb == [("*",)]
 
 
+def test_person_index_must_cover_tonights_records(night: dict) -> None:
+    """The person index's coverage test fails when the linkage task's links miss one of tonight's records, and when
+    they hold a link for a record that is not tonight's (links from another run); it passes again once restored."""
+    url = night["url"]
+    test = "linkage_covers_records"
+
+    def build_index() -> list[str]:
+        res = run_dbt(["build", "--select", "int_person_index"])
+        return [f for f in _failures(res) if f.startswith(test)]
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create temp table saved as select * from restricted.linkage_person_links")
+        try:
+            conn.execute("delete from restricted.linkage_person_links where record_id = "
+                         "(select min(record_id) from restricted.linkage_person_links)")
+            assert build_index(), "a record without a person passed"
+            conn.execute("truncate restricted.linkage_person_links")
+            conn.execute("insert into restricted.linkage_person_links select * from saved")
+            conn.execute("insert into restricted.linkage_person_links select (jsonb_populate_record("
+                         "null::restricted.linkage_person_links, to_jsonb(saved) || '{\"record_id\": \"another\"}')).*"
+                         " from saved limit 1")
+            assert build_index(), "a link for a record that is not tonight's passed"
+        finally:
+            conn.execute("truncate restricted.linkage_person_links")
+            conn.execute("insert into restricted.linkage_person_links select * from saved")
+    assert build_index() == []
+
+
 def test_dbt_docs_generate_and_key_not_in_artifacts(night: dict) -> None:
     res = run_dbt(["docs", "generate"])
     assert res.success, res.exception

