@@ -241,6 +241,7 @@ def do_ingest(night: str, landing: str, run_id: str) -> dict[str, Any]:
 
 
 _DBT_OVERHEAD: dict[str, float] = {}
+_RUNS: dict[str, int] = {}
 
 
 def _dbt(args: list[str], target: str) -> dict[str, Any]:
@@ -251,8 +252,9 @@ def _dbt(args: list[str], target: str) -> dict[str, Any]:
     res = run_dbt([*args, "--target-path", target])
     wall = time.perf_counter() - t0
     results = Path(target) / "run_results.json"
-    if results.exists():  # kept per command: the next invocation overwrites it
-        shutil.copy2(results, Path(target) / f"run_results_{args[0]}.json")
+    if results.exists():  # kept per invocation (run_results_build_1.json, ...): the next one overwrites it
+        _RUNS[args[0]] = _RUNS.get(args[0], 0) + 1
+        shutil.copy2(results, Path(target) / f"run_results_{args[0]}_{_RUNS[args[0]]}.json")
         elapsed = json.loads(results.read_text()).get("elapsed_time") or 0.0
         # dbt start-up and parse is what the invocation took beyond its own run.
         _DBT_OVERHEAD[args[0]] = round(wall - elapsed, 2)

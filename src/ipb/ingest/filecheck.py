@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import BinaryIO
 
+import numpy as np
+
 from ipb.contract import normalise
 from ipb.feeds import Feed
 
@@ -109,14 +111,25 @@ class _Plainness:
         self._tail = chunk[-4:]
         if b"\x00" in data:
             self.plain = False
+            return
+        # Byte pairs are found from the positions of their rarer byte (numpy): Python's substring search for a
+        # two-byte needle of common bytes (`\n\n`, ` "`) took 1.5 s of a 500 MB file's checks.
+        a = np.frombuffer(data, dtype=np.uint8)
+        last = len(a) - 1
+        if (np.diff(np.flatnonzero(a == 10)) == 1).any():  # a blank line
+            self.plain = False
         elif b"\r" in data:
-            body = data[:-1] if data.endswith(b"\r") else data  # its line feed starts the next chunk
-            if body.count(b"\r") != body.count(b"\r\n") or b"\n\r\n" in data or b"\n\n" in data:
+            cr = np.flatnonzero(a == 13)
+            inner = cr[(cr > 0) & (cr < last)]
+            # A carriage return not followed by a line feed (one ending the data is followed in the next chunk),
+            # or a blank CRLF line.
+            if (a[cr[cr < last] + 1] != 10).any() or ((a[inner - 1] == 10) & (a[inner + 1] == 10)).any():
                 self.plain = False
-        elif b"\n\n" in data:
-            self.plain = False
-        if self.plain and (b' "' in data or b'" ' in data) and self._SPACED_QUOTE.search(data):
-            self.plain = False
+        if self.plain and b'"' in data:
+            quotes = np.flatnonzero(a == 34)
+            spaced = (a[quotes[quotes > 0] - 1] == 32).any() or (a[quotes[quotes < last] + 1] == 32).any()
+            if spaced and self._SPACED_QUOTE.search(data):
+                self.plain = False
 
     def finish(self) -> bool:
         return self.plain and not self._tail.endswith(b"\r")
