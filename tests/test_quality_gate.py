@@ -281,7 +281,8 @@ def test_clean_night_passes_publishes_and_renders(night: str) -> None:
         assert conn.execute("select has_schema_privilege('ipb_analyst', 'marts', 'usage')").fetchone()[0]
         assert conn.execute("select has_table_privilege('ipb_analyst', 'marts.dim_person', 'select')").fetchone()[0]
     runs = _audit(night, "night-clean")
-    assert len(runs) == 3 and all(r[1] and r[2] and r[3] == "published" for r in runs)
+    assert [r[0] for r in runs] == ["ipb_analyst_ig", "ipb_integration", "ipb_raw_feeds", "ipb_raw_rules"]
+    assert all(r[1] and r[2] and r[3] == "published" for r in runs)
 
     # Data Docs: the static page names the run and its verdict and links each checkpoint's GX result page,
     # which lists the checks by name; GX's own index lists the run too.
@@ -291,7 +292,7 @@ def test_clean_night_passes_publishes_and_renders(night: str) -> None:
     text = " ".join(parser.text)
     assert "night-clean" in text and "PASSED" in text and "FAILED" not in text
     pages = sorted({latest.parent / link for link in parser.links if link.startswith("validations/")})
-    assert len(pages) == 3 and all(p.exists() and "night-clean" in str(p) for p in pages)
+    assert len(pages) == 4 and all(p.exists() and "night-clean" in str(p) for p in pages)
     page = _Text()
     page.feed(next(p for p in pages if "ipb_analyst_ig" in str(p)).read_text())
     assert "No NHS numbers in analyst tables" in " ".join(page.text)

@@ -160,8 +160,9 @@ def run_gate(run_id: str) -> GateResult:
     checkpoints = context.register(ctx, cfg)
     run_time = datetime.now(UTC)
     batches_before = audit.current_batches()
-    # The checkpoints read different tables and wait on the warehouse, not on Python: run side by side (the raw
-    # feeds' rules and the analyst tables' identifier scans take about as long as each other at national scale).
+    # The checkpoints read different tables and wait on the warehouse, not on Python: run side by side. At national
+    # scale the raw row rules and the analyst tables' identifier scans take about as long as each other, the batch
+    # log checks about half that (25 s to 17 s for the gate, against the raw suites as one checkpoint).
     with ThreadPoolExecutor(max_workers=len(checkpoints), thread_name_prefix="gx-checkpoint") as pool:
         runs = {name: pool.submit(cp.run, run_id=RunIdentifier(run_name=run_id, run_time=run_time))
                 for name, cp in checkpoints.items()}
