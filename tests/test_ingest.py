@@ -41,6 +41,19 @@ def test_good_file_loads_with_lineage(fresh_db: str, tmp_path: Path) -> None:
     assert batch == ("loaded", 5, 5, 0, result.checksum)
 
 
+def test_a_load_leaves_its_batch_ranges_summarised(fresh_db: str, tmp_path: Path) -> None:
+    """Readers find a batch's rows through the BRIN index on _batch_id; a block range the index has not summarised
+    matches every batch (a whole-table read per batch), so each load summarises its own before it commits."""
+    # Enough rows for several full block ranges (128 pages each); a partial last range is left for later loads.
+    result = _load_rows(tmp_path, "nhs_phb", [fr.phb(i) for i in range(1, 12001)], "QKS")
+    assert result.rows_loaded == 12000
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        pages = conn.execute("select pg_relation_size('raw.nhs_phb') / current_setting('block_size')::int"
+                             ).fetchone()[0]
+        assert pages > 2 * 128
+        assert conn.execute("select brin_summarize_new_values('raw.nhs_phb_batch_brin')").fetchone()[0] == 0
+
+
 ROW_CASES = [
     ("nhs_phb", "QKS", {"nhs_number": fr.nhs_number(7)[:9] + str((int(fr.nhs_number(7)[9]) + 1) % 10)},
      "invalid_nhs_number"),

@@ -41,6 +41,11 @@ SERVER_OPTIONS = {
     "max_wal_senders": "0",
     "max_connections": "200",
     "password_encryption": "scram-sha-256",
+    # No vacuum because rows were inserted: every table dbt builds is new each night, and vacuuming it (to set the
+    # visibility map and freeze its rows, for a table replaced the next night) read and rewrote about 5 GB during a
+    # national night, beside the build and the gate. Autovacuum still analyzes new tables and vacuums tables with
+    # dead rows (raw rows moved to quarantine), and still freezes old rows before transaction-id wraparound.
+    "autovacuum_vacuum_insert_threshold": "-1",
     # A client killed mid-query (a stopped `ipb run`) has its query cancelled within seconds instead of running on.
     "client_connection_check_interval": "2s",
 }

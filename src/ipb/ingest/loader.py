@@ -156,6 +156,7 @@ def _load_checked(feed: Feed, path: Path, file_name: str, name, facts: FileFacts
                                    result, params)
         _quarantine_duplicates(conn, feed, params)
         _quarantine_rule_failures(conn, feed, params)
+        _summarise_batch_ranges(conn, feed)
         _account(conn, feed, result)
         conn.commit()
     log.info("loaded %s: batch %s, %s rows in file, %s loaded, %s quarantined", file_name, batch_id,
@@ -464,6 +465,14 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
     )
 
 
+def _summarise_batch_ranges(conn: psycopg.Connection, feed: Feed) -> None:
+    """Summarise the raw table's new block ranges in its _batch_id BRIN index, before commit. An unsummarised range
+    matches every batch, so without this each reader's batch filter (the build, the gate, the next load's
+    unchanged-row test) read the whole table once per batch until a vacuum summarised it (the gate's raw checks
+    took 35 s instead of 10 s at national scale). About 0.5 s per million CLD rows."""
+    conn.execute("select brin_summarize_new_values(%s::regclass)", (f"raw.{feed.name}_batch_brin",))
+
+
 def _account(conn: psycopg.Connection, feed: Feed, result: LoadResult) -> None:
     """Count what landed where and enforce rows_in_file = loaded + quarantined inside the load's transaction."""
     table = sql.Identifier("raw", feed.name)
@@ -567,6 +576,7 @@ def _load_sen2(feed: Feed, path: Path, file_name: str, name, checksum: str, run_
         result.dropped_columns = reader.dropped
         conn.execute("update audit.batches set dropped_columns_list = %s where batch_id = %s",
                      (",".join(reader.dropped) or None, batch_id))
+        _summarise_batch_ranges(conn, feed)
         _account(conn, feed, result)
         conn.commit()
     log.info("loaded %s: batch %s, %s persons in file, %s loaded, %s quarantined (SEN2 %s)", file_name, batch_id,
