@@ -45,14 +45,26 @@ s as (
             ] as ns,
             count(*) as n_rows
         from (
-            select r.*{{ typed_projection | sql }}
-            from {{ table | ident }} as r
-            where
-                r._batch_id = b.batch_id
-                and not exists (
-                    select from {{ table | ident }} as g
-                    where g._batch_id = b.checked_batch_id and g._row_hash = r._row_hash
-                )
+            -- A sender with no batch this check passed has every row checked: that branch has no anti-join (its
+            -- condition on `b` alone is tested once per batch), which hashed every wide raw row to find none.
+            select unioned.*
+            from (
+                select r.*{{ typed_projection | sql }}
+                from {{ table | ident }} as r
+                where
+                    r._batch_id = b.batch_id
+                    and b.checked_batch_id is null
+                union all
+                select r.*{{ typed_projection | sql }}
+                from {{ table | ident }} as r
+                where
+                    r._batch_id = b.batch_id
+                    and b.checked_batch_id is not null
+                    and not exists (
+                        select from {{ table | ident }} as g
+                        where g._batch_id = b.checked_batch_id and g._row_hash = r._row_hash
+                    )
+            ) as unioned
             -- No limit: offset 0 is a fence that keeps the parsed columns from being inlined per rule.
             offset 0  -- noqa: AM09
         ) as r
