@@ -176,11 +176,11 @@ def celery_urls(settings: Settings) -> tuple[str, str]:
 
 
 def ensure_celery_database(settings: Settings) -> None:
-    """Create the Celery database and its tables (kombu's queue and message tables, Celery's result tables) when
-    missing, before any worker starts: workers starting together on an empty database race to create them and
-    one dies on a duplicate `CREATE SEQUENCE`."""
+    """Create the Celery database, its tables (kombu's queue and message tables, Celery's result tables) and the
+    workers' queue when missing, before any worker starts: workers starting together on an empty database race to
+    create them, and one dies on a duplicate `CREATE SEQUENCE` or queue name."""
     from celery import Celery
-    from kombu import Connection
+    from kombu import Connection, Queue
 
     ensure_database(settings, celery_database())
     broker, backend = celery_urls(settings)
@@ -188,6 +188,9 @@ def ensure_celery_database(settings: Settings) -> None:
         channel = conn.default_channel
         # The SQLAlchemy transport declares its two tables on first use and creates them with its first session.
         _ = (channel.queue_cls, channel.message_cls)
+        # The queue the workers consume (Airflow's [operators] default_queue) is a row of kombu's queue table:
+        # two workers declaring it at once raced on its unique name, and one died.
+        Queue(os.environ.get("AIRFLOW__OPERATORS__DEFAULT_QUEUE") or "default", channel=channel).declare()
         channel.session.close()
     app = Celery("ipb-prepare", broker=broker, backend=backend)
     try:
