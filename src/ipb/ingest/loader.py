@@ -468,8 +468,8 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
 def _summarise_batch_ranges(conn: psycopg.Connection, feed: Feed) -> None:
     """Summarise the raw table's new block ranges in its _batch_id BRIN index, before commit. An unsummarised range
     matches every batch, so without this each reader's batch filter (the build, the gate, the next load's
-    unchanged-row test) read the whole table once per batch until a vacuum summarised it (the gate's raw checks
-    took 35 s instead of 10 s at national scale). About 0.5 s per million CLD rows."""
+    unchanged-row test) read the whole table once per batch until a vacuum summarised it (at national scale the
+    gate's code-list check took 21.6 s instead of 4.7 s). It took 0.54 s for 845,000 CLD rows."""
     conn.execute("select brin_summarize_new_values(%s::regclass)", (f"raw.{feed.name}_batch_brin",))
 
 
