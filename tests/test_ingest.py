@@ -54,6 +54,24 @@ def test_a_load_leaves_its_batch_ranges_summarised(fresh_db: str, tmp_path: Path
         assert conn.execute("select brin_summarize_new_values('raw.nhs_phb_batch_brin')").fetchone()[0] == 0
 
 
+def test_the_build_analyzes_the_raw_tables_that_loaded_before_dbt_reads_them(fresh_db: str, tmp_path: Path) -> None:
+    """Staging is planned on the raw tables' statistics: the build's first task analyzes the tables that loaded
+    since the last build (autoanalyze may come only after the staging model started), and only those."""
+    from ipb.orchestration.build import check_feeds
+
+    _load_rows(tmp_path, "nhs_phb", [fr.phb(i) for i in range(1, 6)], "QKS")
+    _load_rows(tmp_path, "social_care", [fr.social_care(i) for i in range(1, 4)], "886")
+    stats = "select relname, last_analyze is not null from pg_stat_user_tables where schemaname = 'raw'"
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("select pg_stat_clear_snapshot()")
+        assert not any(done for _, done in conn.execute(stats).fetchall())
+        assert check_feeds("test_run", "2026-11-22") is not None
+        conn.execute("select pg_stat_clear_snapshot()")
+        analyzed = dict(conn.execute(stats).fetchall())
+    assert analyzed["nhs_phb"] and analyzed["social_care"]
+    assert not analyzed["send"] and not analyzed["send_budget"]
+
+
 ROW_CASES = [
     ("nhs_phb", "QKS", {"nhs_number": fr.nhs_number(7)[:9] + str((int(fr.nhs_number(7)[9]) + 1) % 10)},
      "invalid_nhs_number"),

@@ -209,3 +209,25 @@ def test_linkage_quality_counts_the_pairs_the_rules_can_link() -> None:
     assert (q.true_pairs, q.correct_pairs) == (4, 1)
     assert (q.linkable_pairs, q.correct_linkable_pairs) == (2, 1)
     assert q.linkable_recall == 0.5
+
+
+@pytest.mark.fast
+def test_linkage_quality_counts_false_merges_per_hard_case_class() -> None:
+    """Twins merged into one person are a false merge of the twin class and miss the goal, however good the pairwise
+    figures; a hard case linked to its own records only is not."""
+    from ipb.transform.linkage_quality import compare
+
+    truth = {("f", i): "P1" for i in range(1, 101)}
+    truth |= {("f", 140): "T1", ("f", 141): "T2", ("f", 142): "A", ("f", 143): "A"}
+    named = (None, None, None, True)
+    base = [("f", i, 1, "nhs_number", ("9990000018", *named[1:])) for i in range(1, 101)]
+    hard = {("f", 140): ["twin"], ("f", 141): ["twin"], ("f", 142): ["accented_name"]}
+    apart = [("f", 140, 2, "unlinked", named), ("f", 141, 3, "unlinked", named), ("f", 142, 4, "splink", named),
+             ("f", 143, 4, "splink", named)]
+    q = compare(truth, base + apart, hard)
+    assert q.hard_case_false_merges == 0 and q.meets_goal()
+    assert (q.hard_cases["twin"].records, q.hard_cases["accented_name"].recall) == (2, 1.0)
+    merged = [("f", 140, 2, "splink", named), ("f", 141, 2, "splink", named)] + apart[2:]
+    q = compare(truth, base + merged, hard)
+    assert q.hard_cases["twin"].false_merges == 2 and q.hard_case_false_merges == 2
+    assert q.precision >= 0.9995 and q.linkable_recall == 1.0 and not q.meets_goal()

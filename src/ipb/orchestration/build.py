@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import shutil
 
+from psycopg import sql
+
 from ipb import config, db, feeds
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,10 @@ def check_feeds(run_id: str, night: str, force: bool = False) -> dict | None:
             for feed in feeds.FEEDS
         }
         since = _last_published_build_start(conn)
+        loaded_since = [f for (f,) in conn.execute(
+            "select distinct feed from audit.batches where status = 'loaded'"
+            " and (%s::timestamptz is null or coalesce(loaded_at, started_at) >= %s::timestamptz) order by feed",
+            (since, since)).fetchall()]
         new_data = conn.execute(
             "select count(*) from audit.batches where status = 'loaded'"
             " and (%s::timestamptz is null or coalesce(loaded_at, started_at) >= %s::timestamptz)",
@@ -153,7 +159,21 @@ def check_feeds(run_id: str, night: str, force: bool = False) -> dict | None:
     (log.warning if build and stale else log.info)(detail)
     if not build:
         return None
+    analyze_raw(loaded_since)
     return {"night": night, "fresh": [f for f, ok in tonight.items() if ok], "stale": stale, "detail": detail}
+
+
+def analyze_raw(tables: list[str]) -> None:
+    """Fresh planner statistics for the raw tables that loaded since the last build, before dbt reads them.
+    Autoanalyze gets to a table that just took a million rows only after its naptime, often while the staging model
+    reading it is already running on a plan made without them (stg_social_care__events: 31 s against 15 s at
+    national scale). About 1.5 s for the four feeds at national scale; run as their owner, the loader."""
+    known = [t for t in tables if t in feeds.LOADABLE]
+    if not known:
+        return
+    with db.connect(role=db.LOADER) as conn:
+        for table in known:
+            conn.execute(sql.SQL("analyze {}").format(sql.Identifier("raw", table)))
 
 
 def gate(run_id: str) -> dict:
