@@ -78,6 +78,23 @@ def test_embedded_server_starts_with_a_scrubbed_environment(tmp_path: Path) -> N
     assert stopped.returncode == 0, stopped.stderr
 
 
+def test_a_new_embedded_warehouse_has_no_data_checksums(tmp_path: Path) -> None:
+    """initdb without data checksums (PostgreSQL 18 turns them on): with them, reading each page dbt has just
+    built logs the whole page again to set its hint bits (README, External PostgreSQL)."""
+    env = {**os.environ, "IPB_STATE_DIR": str(tmp_path / "state"), "IPB_WAREHOUSE_PORT": str(_free_port())}
+    env.pop("IPB_WAREHOUSE_URL", None)
+    started = _ipb("warehouse", "start", env=env)
+    try:
+        assert started.returncode == 0, started.stderr
+        with config.temporary_environment({k: env[k] for k in ("IPB_STATE_DIR", "IPB_WAREHOUSE_PORT")}):
+            url = warehouse.admin_url(config.load())
+        with psycopg.connect(url) as conn:
+            assert conn.execute("show data_checksums").fetchone()[0] == "off"
+    finally:
+        stopped = _ipb("warehouse", "stop", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+
+
 def test_expected_faults_print_one_clear_line(tmp_path: Path) -> None:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("IPB_", "AIRFLOW"))}
     closed = {**base, "IPB_DEMO_MODE": "1", "IPB_WAREHOUSE_URL": f"postgresql://u:p@127.0.0.1:{_free_port()}/x",
