@@ -63,12 +63,15 @@ def main() -> int:
            "peak_rss_mb": round(m.peak_rss_mb), "by_rule": linked["by_rule"], "conflicts": linked["conflicts"],
            "review": linked["review"], "precision": round(q.precision, 6), "recall": round(q.recall, 6),
            "linkable_recall": round(q.linkable_recall, 6), "true_pairs": q.true_pairs,
-           "linkable_pairs": q.linkable_pairs, "load_average_before": load,
+           "linkable_pairs": q.linkable_pairs, "best_recall": round(q.best_recall, 6),
+           "hard_case_false_merges": {c: h.false_merges for c, h in q.hard_cases.items()},
+           "meets_goal": q.meets_goal(), "load_average_before": load,
            "compared_records": q.compared_records, "memory_limit": os.environ.get("IPB_LINKAGE_MEMORY_LIMIT", "500MB")}
     print(f"linkage, {args.people:,} people: {out['records']:,} records in {out['seconds']} s"
           f" ({out['parts_seconds']}); {out['comparisons']:,} Splink comparisons; peak RSS {out['peak_rss_mb']} MB;"
           f" precision {q.precision:.4%}, recall {q.recall:.4%} (of the pairs the rules can link:"
-          f" {q.linkable_recall:.4%}); load average before {load}")
+          f" {q.linkable_recall:.4%}, the goal's measure); hard-case records in a false merge:"
+          f" {q.hard_case_false_merges}; goal {'met' if q.meets_goal() else 'NOT met'}; load average before {load}")
     print(json.dumps(out))
     return 0
 
