@@ -130,16 +130,14 @@ def check_feeds(run_id: str, night: str, force: bool = False) -> dict | None:
             for feed in feeds.FEEDS
         }
         since = _last_published_build_start(conn)
+        # The feeds that loaded anything since then: new data to build, and the raw tables to analyze.
         loaded_since = [f for (f,) in conn.execute(
             "select distinct feed from audit.batches where status = 'loaded'"
             " and (%s::timestamptz is null or coalesce(loaded_at, started_at) >= %s::timestamptz) order by feed",
             (since, since)).fetchall()]
-        new_data = conn.execute(
-            "select count(*) from audit.batches where status = 'loaded'"
-            " and (%s::timestamptz is null or coalesce(loaded_at, started_at) >= %s::timestamptz)",
-            (since, since)).fetchone()[0]
+    new_data = bool(loaded_since)
     stale = [f for f, ok in tonight.items() if not ok]
-    build = bool(new_data) or force
+    build = new_data or force
     if not build:
         event = "build_skipped"
         detail = (f"night {night}: no feed has loaded new data since the last publication: nothing to build"

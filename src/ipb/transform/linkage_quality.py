@@ -159,14 +159,13 @@ def _linkable_parts(keys: list[tuple]) -> list[int]:
     return [find(i) for i in range(len(keys))]
 
 
-def _hard_cases(hard: dict[tuple[str, int], list[str]], truth: dict[tuple[str, int], str],
-                links: list[tuple]) -> dict[str, HardCaseQuality]:
-    matched = [((f, n), person, truth[(f, n)]) for f, n, person, *_ in links if (f, n) in truth]
+def _hard_cases(hard: dict[tuple[str, int], list[str]], matched: list[tuple], true_size: Counter,
+                both: Counter) -> dict[str, HardCaseQuality]:
+    """Per class: records, false merges and recall, from compare's matched records ((file, row), linked person,
+    true person) and its counts."""
     people_in: dict[int, set[str]] = {}
     for _, person, true_person in matched:
         people_in.setdefault(person, set()).add(true_person)
-    true_size = Counter(t for *_, t in matched)
-    both = Counter((p, t) for _, p, t in matched)
     out: dict[str, HardCaseQuality] = {}
     for key, person, true_person in matched:
         for cls in hard.get(key, ()):
@@ -212,7 +211,8 @@ def compare(truth: dict[tuple[str, int], str], links: list[tuple],
         true_pairs=sum(_pairs(n) for n in true_size.values()),
         correct_pairs=sum(_pairs(n) for n in both.values()),
         rules=dict(sorted(rules.items())),
-        hard_cases=_hard_cases(hard or {}, truth, links),
+        hard_cases=_hard_cases(hard or {}, [((f, n), person, truth[(f, n)]) for f, n, person, *_ in links
+                                            if (f, n) in truth], true_size, both),
     )
 
 
