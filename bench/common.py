@@ -170,9 +170,23 @@ def instrument_loader() -> dict[str, float]:
 
         setattr(owner, attr, timed)
 
+    def wrap_context(owner: Any, attr: str, label: str) -> None:
+        """A context manager's time until it yields."""
+        fn = getattr(owner, attr)
+
+        @contextlib.contextmanager
+        def timed(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            with fn(*a, **k) as value:
+                times[label] = times.get(label, 0.0) + time.perf_counter() - t0
+                yield value
+
+        setattr(owner, attr, timed)
+
     wrap(db, "bootstrap", "bootstrap")
     wrap(reference, "load", "reference_load")
-    wrap(loader, "inspect", "file_checks (inspect + checksum)")
+    wrap_context(loader.landing, "snapshot", "snapshot (private copy, SHA-256, file scan)")
+    wrap(loader.Scan, "facts", "file_checks (header, dates)")
     wrap(loader, "_ensure_raw_table", "ensure_raw_table")
     wrap(loader, "_copy", "copy")
     wrap(loader, "_quarantine_duplicates", "duplicate_keys")

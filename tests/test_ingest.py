@@ -4,6 +4,7 @@ idempotency and snapshot semantics. Hand-made files, one defect each, so every e
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import psycopg
@@ -41,6 +42,40 @@ def test_good_file_loads_with_lineage(fresh_db: str, tmp_path: Path) -> None:
     assert batch == ("loaded", 5, 5, 0, result.checksum)
 
 
+def test_each_load_stamps_its_own_lineage_and_an_older_warehouse_gets_the_folded_defaults(
+        fresh_db: str, tmp_path: Path) -> None:
+    """The lineage columns default from the load's settings through raw.load_setting, which COPY evaluates once per
+    statement (declared immutable for that): each load's rows still carry that load's own batch, file and date. A
+    raw table made with the earlier per-row defaults is brought to the new ones by the next load."""
+    from ipb import db
+
+    db.bootstrap()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        # A warehouse from before: the per-row current_setting defaults.
+        conn.execute("alter table raw.nhs_phb alter column _batch_id set default "
+                     "current_setting('ipb.batch_id')::bigint")
+    day1 = tmp_path / "a"
+    day1.mkdir()
+    first = _load_rows(day1, "nhs_phb", [fr.phb(i) for i in range(1, 4)], "QKS", "20261121")
+    second = _load_rows(tmp_path, "nhs_phb", [fr.phb(i) for i in range(1, 6)], "QKS", "20261122")
+    with psycopg.connect(fresh_db) as conn:
+        got = conn.execute(
+            "select _batch_id, _file_name, _file_checksum, _extract_date::text, _date_format, count(*),"
+            " min(_row_number), max(_row_number) from raw.nhs_phb group by 1, 2, 3, 4, 5 order by 1").fetchall()
+        defaults = dict(conn.execute(
+            "select a.attname, pg_get_expr(d.adbin, d.adrelid) from pg_attrdef as d join pg_attribute as a"
+            " on a.attrelid = d.adrelid and a.attnum = d.adnum where d.adrelid = 'raw.nhs_phb'::regclass").fetchall())
+        volatility = conn.execute("select provolatile from pg_proc where oid = 'raw.load_setting'::regproc"
+                                  ).fetchone()[0]
+    assert got == [
+        (first.batch_id, "nhs_phb_QKS_20261121.csv", first.checksum, "2026-11-21", "iso", 3, 1, 3),
+        (second.batch_id, "nhs_phb_QKS_20261122.csv", second.checksum, "2026-11-22", "iso", 5, 1, 5),
+    ]
+    assert all("load_setting" in defaults[c] for c in ("_batch_id", "_file_name", "_file_checksum", "_row_number",
+                                                        "_sender_code", "_extract_date", "_date_format"))
+    assert volatility == "i"
+
+
 def test_a_load_leaves_its_batch_ranges_summarised(fresh_db: str, tmp_path: Path) -> None:
     """Readers find a batch's rows through the BRIN index on _batch_id; a block range the index has not summarised
     matches every batch (a whole-table read per batch), so each load summarises its own before it commits."""
@@ -51,6 +86,41 @@ def test_a_load_leaves_its_batch_ranges_summarised(fresh_db: str, tmp_path: Path
         pages = conn.execute("select pg_relation_size('raw.nhs_phb') / current_setting('block_size')::int"
                              ).fetchone()[0]
         assert pages > 2 * 128
+        assert conn.execute("select brin_summarize_new_values('raw.nhs_phb_batch_brin')").fetchone()[0] == 0
+
+
+def test_a_load_summarises_its_ranges_itself_when_its_table_stays_locked(
+        fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A second connection summarises the new ranges while the load accounts for its rows. If it cannot lock the
+    table (here another session holds it; in life, DDL queued behind the load), it gives up after a timeout and the
+    load summarises them itself, once the table is free, instead of waiting forever."""
+    from ipb import db
+    from ipb.ingest import loader
+
+    db.bootstrap()
+    monkeypatch.setattr(loader, "BESIDE_LOCK_TIMEOUT_S", 0.5)
+    holder = psycopg.connect(fresh_db)
+    holder.execute("lock table raw.nhs_phb in share update exclusive mode")
+
+    class ReleaseWhenTheLoadTakesOver(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "summarises its block ranges itself" in record.getMessage():
+                holder.rollback()
+
+    handler = ReleaseWhenTheLoadTakesOver()
+    logging.getLogger("ipb.ingest.loader").addHandler(handler)
+    guard = threading.Timer(60.0, holder.rollback)  # a load that never gives up fails the test instead of hanging it
+    guard.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="ipb.ingest.loader"):
+            result = _load_rows(tmp_path, "nhs_phb", [fr.phb(i) for i in range(1, 12001)], "QKS")
+    finally:
+        guard.cancel()
+        logging.getLogger("ipb.ingest.loader").removeHandler(handler)
+        holder.close()
+    assert (result.status, result.rows_loaded) == ("loaded", 12000)
+    assert "raw.nhs_phb was locked" in caplog.text
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
         assert conn.execute("select brin_summarize_new_values('raw.nhs_phb_batch_brin')").fetchone()[0] == 0
 
 

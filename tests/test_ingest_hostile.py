@@ -179,6 +179,29 @@ def test_snapshot_checksum_covers_exactly_the_copied_bytes(tmp_path: Path) -> No
     assert not snap.path.exists()
 
 
+@pytest.mark.fast
+def test_the_file_scan_sees_every_copied_byte_in_order_and_its_errors_surface(tmp_path: Path) -> None:
+    """The snapshot hashes and scans the file on two threads as it copies it: the scan sees each byte once, in
+    order, across many chunks; the checksum is still that of the copy; a scan that fails fails the snapshot, and
+    the private copy does not outlive it."""
+    path = tmp_path / "f.csv"
+    data = os.urandom(3 * (1 << 20) + 12345)
+    path.write_bytes(data)
+    os.utime(path, (time.time() - 60, time.time() - 60))
+    seen: list[bytes] = []
+    with snapshot(path, observe=seen.append) as snap:
+        assert b"".join(seen) == data and len(seen) > 3
+        assert snap.checksum == hashlib.sha256(data).hexdigest() == hashlib.sha256(snap.path.read_bytes()).hexdigest()
+
+    def failing(chunk: bytes) -> None:
+        raise ValueError("scan failed")
+
+    copies = set(tmp_path.iterdir())
+    with pytest.raises(ValueError, match="scan failed"), snapshot(path, tmp_dir=tmp_path, observe=failing):
+        pass
+    assert set(tmp_path.iterdir()) == copies
+
+
 def test_nul_byte_quarantines_its_row_and_keeps_the_others(fresh_db: str, tmp_path: Path) -> None:
     text = fr.csv_text("nhs_phb", [fr.phb(1), fr.phb(2, surname="Nu\x00ll"), fr.phb(3)])
     result = load_file("nhs_phb", fr.write(tmp_path, f"nhs_phb_QKS_{NIGHT}.csv", text))

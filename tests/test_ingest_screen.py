@@ -75,7 +75,11 @@ def corpus(feed: str) -> list[dict[str, str | None]]:
     for columns, values in edits:
         for column, value, template in itertools.product(columns, values, base[:2]):
             rows.append({**template, column: value or None})
-    rows.append({**base[0], feeds.LOADABLE[feed].raw_columns[-1]: "x" * (rules.MAX_FIELD_CHARS + 1)})
+    last = feeds.LOADABLE[feed].raw_columns[-1]
+    rows.append({**base[0], last: "x" * (rules.MAX_FIELD_CHARS + 1)})
+    # More bytes than the limit in fewer characters (the screen counts bytes first): within it, and past it.
+    rows.append({**base[0], last: "\u00e9" * rules.MAX_FIELD_CHARS})
+    rows.append({**base[0], last: "\u00e9" * (rules.MAX_FIELD_CHARS + 1)})
     return rows
 
 
@@ -194,3 +198,39 @@ def test_a_screen_error_while_rows_stream_loads_the_file_by_postgres(fresh_db: s
         stored = conn.execute("select count(*), count(distinct _row_number) from raw.social_care where _batch_id = %s",
                               (result.batch_id,)).fetchone()
         assert stored == (result.rows_loaded, result.rows_loaded)
+
+
+def test_the_screens_csv_is_unquoted_unless_a_value_needs_quotes(fresh_db: str) -> None:
+    """The screen writes its batches for COPY unquoted (PostgreSQL reads that faster); a batch with a comma, quote
+    or line break in a value is quoted instead. Either way COPY reads every value back as it was, and NULL as NULL."""
+    import pyarrow as pa
+
+    plain = pa.record_batch({"a": ["x", None, "y z", "\u00e9\\"], "b": [1, 2, 3, 4]})
+    awkward = pa.record_batch({"a": ["x,y", 'say "hi"', "two\nlines", "cr\r"], "b": [5, 6, 7, 8]})
+    unquoted, quoted = screen._csv(plain).getvalue(), screen._csv(awkward).getvalue()
+    assert b'"' not in unquoted and quoted.count(b'"') > 8
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("create temp table t (a text, b int)")
+        with conn.cursor().copy("copy t from stdin with (format csv)") as copy:
+            copy.write(unquoted)
+            copy.write(quoted)
+        got = conn.execute("select a, b from t order by b").fetchall()
+    assert got == [("x", 1), (None, 2), ("y z", 3), ("\u00e9\\", 4), ("x,y", 5), ('say "hi"', 6),
+                   ("two\nlines", 7), ("cr\r", 8)]
+
+
+def test_the_range_of_a_computed_amount_is_util_to_moneys_in_both_engines(fresh_db: str) -> None:
+    """A CLD weekly cost (Unit Cost x Planned units per week) must be an amount util.to_money would accept: the rule
+    tests it by value (util.in_money_range), not by writing it out and parsing it, with the same outcome."""
+    values = ["0", "-0.004", "123.455", "9999999.99", "9999999.994", "9999999.995", "10000000", "-9999999.99",
+              "-9999999.995", "-10000000.01", "99999999999.9999"]
+    db.bootstrap()
+    with psycopg.connect(fresh_db) as conn:
+        postgres = conn.execute(
+            "select util.in_money_range(round(v::numeric, 2)), util.to_money(round(v::numeric, 2)::text) is not null"
+            " from unnest(%s::text[]) with ordinality as t(v, n) order by n", (values,)).fetchall()
+    assert [a for a, _ in postgres] == [b for _, b in postgres] == [True] * 5 + [False, False, True, False, False, False]
+    with screen.connect() as duck:
+        twin = [duck.execute("select util.in_money_range(round(cast(? as decimal(18, 4)), 2))", [v]).fetchone()[0]
+                for v in values]
+    assert twin == [a for a, _ in postgres]

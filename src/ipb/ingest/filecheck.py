@@ -91,6 +91,16 @@ def parse_name(feed: Feed, file_name: str, today: date | None = None) -> FileNam
     return FileName(feed.name, m.groupdict().get("sender"), d)
 
 
+def _has_pair(data: bytes, pair: bytes) -> bool:
+    """Whether the two bytes `pair` occur next to each other in `data`."""
+    if len(data) < 2:
+        return False
+    word = np.frombuffer(pair, dtype=np.uint16)[0]
+    even = np.frombuffer(data, dtype=np.uint16, count=len(data) // 2)
+    odd = np.frombuffer(data, dtype=np.uint16, count=(len(data) - 1) // 2, offset=1)
+    return bool((even == word).any() or (odd == word).any())
+
+
 class _Plainness:
     """Whether a file holds only CSV that DuckDB's reader and PostgreSQL's COPY read alike, found with fast byte
     searches as the file streams past. Not plain: a NUL byte, a blank line (DuckDB skips it, COPY fails), a carriage
@@ -107,75 +117,102 @@ class _Plainness:
     def feed(self, chunk: bytes) -> None:
         if not self.plain:
             return
-        data = self._tail + chunk  # a construct cut by the chunk boundary is still seen
+        # A construct cut by the chunk boundary is seen in the bytes around it (joining the whole chunk to the
+        # previous one's tail copied every chunk once more).
+        around = self._tail + chunk[:4]
+        self._check(around)
+        self._check(chunk)
+        if self.plain and (b'"' in around or b'"' in chunk) and any(
+                _has_pair(data, pair) for data in (around, chunk) for pair in (b' "', b'" ')) \
+                and self._SPACED_QUOTE.search(self._tail + chunk):
+            self.plain = False
         self._tail = chunk[-4:]
+
+    def _check(self, data: bytes) -> None:
+        if not self.plain:
+            return
         if b"\x00" in data:
             self.plain = False
             return
-        # Byte pairs are found from the positions of their rarer byte (numpy): Python's substring search for a
-        # two-byte needle of common bytes (`\n\n`, ` "`) took 1.5 s of a 500 MB file's checks.
-        a = np.frombuffer(data, dtype=np.uint8)
-        last = len(a) - 1
-        if (np.diff(np.flatnonzero(a == 10)) == 1).any():  # a blank line
+        # Byte pairs are compared as 16-bit words at even and at odd offsets (numpy): Python's substring search for
+        # a two-byte needle of common bytes (`\n\n`, ` "`) took 1.5 s of a 500 MB file's checks.
+        if _has_pair(data, b"\n\n"):  # a blank line
             self.plain = False
         elif b"\r" in data:
+            a = np.frombuffer(data, dtype=np.uint8)
+            last = len(a) - 1
             cr = np.flatnonzero(a == 13)
             inner = cr[(cr > 0) & (cr < last)]
             # A carriage return not followed by a line feed (one ending the data is followed in the next chunk),
             # or a blank CRLF line.
             if (a[cr[cr < last] + 1] != 10).any() or ((a[inner - 1] == 10) & (a[inner + 1] == 10)).any():
                 self.plain = False
-        if self.plain and b'"' in data:
-            quotes = np.flatnonzero(a == 34)
-            spaced = (a[quotes[quotes > 0] - 1] == 32).any() or (a[quotes[quotes < last] + 1] == 32).any()
-            if spaced and self._SPACED_QUOTE.search(data):
-                self.plain = False
 
     def finish(self) -> bool:
         return self.plain and not self._tail.endswith(b"\r")
+
+
+class Scan:
+    """What the file checks learn from the file's bytes in one streaming pass (encoding, plainness, first and last
+    64 KiB, size), fed chunk by chunk: by `inspect`, or by the landing snapshot as it copies the file."""
+
+    def __init__(self) -> None:
+        self.plain = _Plainness()
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.utf8_ok = True
+        self.first = b""
+        self.last = b""
+        self.size = 0
+        self.has_multibyte = False
+        self.bad_at: int | None = None  # offset of the first byte that is not UTF-8
+
+    def feed(self, chunk: bytes) -> None:
+        if self.size == 0:
+            self.first = chunk[:65536]
+        ascii_only = chunk.isascii()
+        # An ASCII chunk is valid UTF-8 on its own: decoded only when a character cut by the last boundary waits.
+        if self.utf8_ok and not (ascii_only and not self._utf8.getstate()[0]):
+            try:
+                self._utf8.decode(chunk)
+            except UnicodeDecodeError as exc:
+                self.utf8_ok = False
+                self.bad_at = self.size + max(exc.start, 0)
+        # A multi-byte sequence cut by the chunk boundary is missed; a mixed file has more than one. While the file
+        # is valid UTF-8 so far, any non-ASCII byte is one (a far cheaper test).
+        self.has_multibyte = self.has_multibyte or (not ascii_only if self.utf8_ok
+                                                    else _UTF8_MULTIBYTE.search(chunk) is not None)
+        self.size += len(chunk)
+        self.plain.feed(chunk)
+        self.last = (self.last + chunk[-65536:])[-65536:]
+
+    def facts(self, stream: BinaryIO, feed: Feed, checksum: str) -> FileFacts:
+        """The file's facts, or FileRejected. `stream` reads the same bytes again, only on the way to a rejection."""
+        if self.utf8_ok:
+            try:
+                self._utf8.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self.utf8_ok = False
+                self.bad_at = self.size
+        return _facts(self, stream, feed, checksum)
 
 
 def inspect(stream: BinaryIO, feed: Feed, checksum: str | None = None) -> FileFacts:
     """Checksum (unless already known: the landing snapshot computes it), encoding and header of a file, in one
     streaming pass."""
     sha = hashlib.sha256() if checksum is None else None
-    plain = _Plainness()
-    utf8 = codecs.getincrementaldecoder("utf-8")()
-    utf8_ok = True
-    first = b""
-    last = b""
-    size = 0
-    has_multibyte = False
-    bad_at: int | None = None  # offset of the first byte that is not UTF-8
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            break
-        if size == 0:
-            first = chunk[:65536]
-        if utf8_ok:
-            try:
-                utf8.decode(chunk)
-            except UnicodeDecodeError as exc:
-                utf8_ok = False
-                bad_at = size + max(exc.start, 0)
-        # A multi-byte sequence cut by the chunk boundary is missed; a mixed file has more than one. While the file
-        # is valid UTF-8 so far, any non-ASCII byte is one (a far cheaper test).
-        has_multibyte = has_multibyte or (not chunk.isascii() if utf8_ok
-                                          else _UTF8_MULTIBYTE.search(chunk) is not None)
-        size += len(chunk)
+    scan = Scan()
+    for chunk in iter(lambda: stream.read(CHUNK), b""):
+        scan.feed(chunk)
         if sha is not None:
             sha.update(chunk)
-        plain.feed(chunk)
-        last = (last + chunk)[-65536:]
+    return scan.facts(stream, feed, checksum or sha.hexdigest())
+
+
+def _facts(scan: Scan, stream: BinaryIO, feed: Feed, checksum: str) -> FileFacts:
+    first, last, size, utf8_ok, has_multibyte, bad_at = (scan.first, scan.last, scan.size, scan.utf8_ok,
+                                                         scan.has_multibyte, scan.bad_at)
     if size == 0:
         raise FileRejected("empty_file", "the file is empty (0 bytes)")
-    if utf8_ok:
-        try:
-            utf8.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8_ok = False
-            bad_at = size
     has_bom = first.startswith(BOM)
     if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # also UTF-32's
         raise FileRejected("bad_encoding", "the file is UTF-16 or UTF-32 (it starts with that byte order mark): "
@@ -228,9 +265,9 @@ def inspect(stream: BinaryIO, feed: Feed, checksum: str | None = None) -> FileFa
     _check_not_truncated(last, encoding, len(header))
     date_format = _detect_date_format(feed, file_columns, text[line_end + 1:] if line_end >= 0 else "",
                                       complete=size <= len(first))
-    return FileFacts(checksum or sha.hexdigest(), encoding, has_bom, size, header,
+    return FileFacts(checksum, encoding, has_bom, size, header,
                      header_bytes + (len(BOM) if has_bom else 0), file_columns, date_format,
-                     plain.finish() and encoding == "utf-8")
+                     scan.plain.finish() and encoding == "utf-8")
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

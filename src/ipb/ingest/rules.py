@@ -271,7 +271,7 @@ SOCIAL_CARE: list[Rule] = [
     # The weekly cost is an amount too: within the money range, so that its annual value (x 52.18) and a person's
     # sum of them stay far inside the marts' numeric(14, 2).
     Rule("weekly_cost_out_of_range", f"case when {_SC_UNIT} and {_m('unit_cost')} * {_u('planned_units_per_week')}"
-         f" is not null then util.to_money(round({_m('unit_cost')} * {_u('planned_units_per_week')}, 2)::text) is null"
+         f" is not null then not util.in_money_range(round({_m('unit_cost')} * {_u('planned_units_per_week')}, 2))"
          " else false end", "Unit Cost x Planned units per week is outside the range of an amount"),
     Rule("end_before_start", f"{_d('event_end_date')} < {_d('event_start_date')}",
          "event end date is before its start date"),

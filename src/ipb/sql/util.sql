@@ -87,6 +87,13 @@ language sql immutable parallel safe as $$
     end
 $$;
 
+-- The range of util.to_money for an amount computed from others (a CLD weekly cost): what to_money would accept
+-- as the amount's text (round(x, 2)::text has at most 7 digits of pounds), without writing the text.
+create or replace function util.in_money_range(amount numeric) returns boolean
+language sql immutable parallel safe as $$
+    select abs(amount) < 10000000
+$$;
+
 -- A number of units a week (CLD Planned_units_per_week): unsigned decimal, rounded to 2 decimals, 0 to 1000
 -- (168 hours a week, several carers at once). The 4-digit check keeps the cast from overflowing; least/nullif
 -- refuses values over 1000 without casting twice.

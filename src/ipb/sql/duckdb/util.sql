@@ -58,6 +58,8 @@ create or replace macro util.to_money(value) as
             then try_cast(btrim(value) as decimal(9, 2))
     end;
 
+create or replace macro util.in_money_range(amount) as abs(amount) < 10000000;
+
 create or replace macro util.to_units(value) as
     case
         when regexp_matches(btrim(value), '^[0-9]+(\.[0-9]+)?$')
