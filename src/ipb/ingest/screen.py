@@ -136,6 +136,7 @@ def connect() -> Iterator:
                                  "preserve_insertion_order": True, "autoinstall_known_extensions": False,
                                  "autoload_known_extensions": False, "enable_external_access": True})
     try:
+        con.execute("set enable_progress_bar = false")  # a load's log is no place for a progress bar
         con.execute(_util_sql())
         yield con
     finally:
