@@ -226,6 +226,7 @@ def _csv(batch) -> io.BytesIO:
 
 
 def _produce(query: str, out: queue.Queue, stop: threading.Event) -> None:
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -236,7 +237,7 @@ def _produce(query: str, out: queue.Queue, stop: threading.Event) -> None:
                 if stop.is_set():
                     return
                 flagged = pc.indices_nonzero(batch.column("_suspect")).to_pylist()
-                numbers = pa.array(range(rows + 1, rows + batch.num_rows + 1), pa.int64())
+                numbers = pa.array(np.arange(rows + 1, rows + batch.num_rows + 1, dtype=np.int64))  # not range: 0.25 s
                 sink = _csv(batch.drop_columns(["_suspect"]).append_column("_row_number", numbers))
                 rows += batch.num_rows
                 _put(out, stop, (sink.getbuffer(), flagged, batch.num_rows))
