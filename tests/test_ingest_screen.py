@@ -207,7 +207,7 @@ def test_the_screens_csv_is_unquoted_unless_a_value_needs_quotes(fresh_db: str) 
 
     plain = pa.record_batch({"a": ["x", None, "y z", "\u00e9\\"], "b": [1, 2, 3, 4]})
     awkward = pa.record_batch({"a": ["x,y", 'say "hi"', "two\nlines", "cr\r"], "b": [5, 6, 7, 8]})
-    unquoted, quoted = screen._csv(plain).getvalue(), screen._csv(awkward).getvalue()
+    unquoted, quoted = bytes(screen._csv(plain)), bytes(screen._csv(awkward))
     assert b'"' not in unquoted and quoted.count(b'"') > 8
     with psycopg.connect(fresh_db) as conn:
         conn.execute("create temp table t (a text, b int)")
@@ -229,7 +229,8 @@ def test_the_range_of_a_computed_amount_is_util_to_moneys_in_both_engines(fresh_
         postgres = conn.execute(
             "select util.in_money_range(round(v::numeric, 2)), util.to_money(round(v::numeric, 2)::text) is not null"
             " from unnest(%s::text[]) with ordinality as t(v, n) order by n", (values,)).fetchall()
-    assert [a for a, _ in postgres] == [b for _, b in postgres] == [True] * 5 + [False, False, True, False, False, False]
+    in_range = [True] * 5 + [False, False, True, False, False, False]
+    assert [a for a, _ in postgres] == [b for _, b in postgres] == in_range
     with screen.connect() as duck:
         twin = [duck.execute("select util.in_money_range(round(cast(? as decimal(18, 4)), 2))", [v]).fetchone()[0]
                 for v in values]
