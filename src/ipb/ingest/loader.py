@@ -498,7 +498,7 @@ def _summarising_batch_ranges(conn: psycopg.Connection, feed: Feed, beside: bool
                 # Queued behind a lock that waits for this load (DDL from another process), it would wait forever.
                 other.execute(sql.SQL("set lock_timeout = {}").format(sql.Literal(f"{BESIDE_LOCK_TIMEOUT_S}s")))
                 other.execute("select brin_summarize_new_values(%s::regclass)", (index,))
-        except psycopg.errors.LockNotAvailable:
+        except psycopg.OperationalError:  # the lock timed out, or no second connection: the load does it itself
             waited.set()
         except BaseException as exc:  # raised in the load's thread below
             failed.append(exc)
@@ -512,7 +512,8 @@ def _summarising_batch_ranges(conn: psycopg.Connection, feed: Feed, beside: bool
     if failed:
         raise failed[0]
     if waited.is_set():
-        log.info("raw.%s was locked: the load summarises its block ranges itself", feed.name)
+        log.info("raw.%s was locked or a second connection failed: the load summarises its block ranges itself",
+                 feed.name)
         conn.execute("select brin_summarize_new_values(%s::regclass)", (index,))
 
 
