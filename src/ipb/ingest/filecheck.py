@@ -1,7 +1,8 @@
 """File-level checks, done before any row is loaded: name, extract date, encoding, line ends, header, emptiness,
 truncation.
 
-One streaming pass computes the SHA-256 checksum and validates the encoding; nothing holds the file in memory.
+One streaming pass (`Scan`, fed by the landing snapshot as it copies the file, beside its SHA-256) validates the
+encoding and looks for what only PostgreSQL reads correctly; nothing holds the file in memory.
 Reasons name what was wrong and where (line, column position), never a value from the file: a file without its
 header row would otherwise have its first person quoted back (IG.md promise 1).
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
 import re
 from dataclasses import dataclass
@@ -154,7 +154,7 @@ class _Plainness:
 
 class Scan:
     """What the file checks learn from the file's bytes in one streaming pass (encoding, plainness, first and last
-    64 KiB, size), fed chunk by chunk: by `inspect`, or by the landing snapshot as it copies the file."""
+    64 KiB, size), fed chunk by chunk by the landing snapshot as it copies the file."""
 
     def __init__(self) -> None:
         self.plain = _Plainness()
@@ -194,18 +194,6 @@ class Scan:
                 self.utf8_ok = False
                 self.bad_at = self.size
         return _facts(self, stream, feed, checksum)
-
-
-def inspect(stream: BinaryIO, feed: Feed, checksum: str | None = None) -> FileFacts:
-    """Checksum (unless already known: the landing snapshot computes it), encoding and header of a file, in one
-    streaming pass."""
-    sha = hashlib.sha256() if checksum is None else None
-    scan = Scan()
-    for chunk in iter(lambda: stream.read(CHUNK), b""):
-        scan.feed(chunk)
-        if sha is not None:
-            sha.update(chunk)
-    return scan.facts(stream, feed, checksum or sha.hexdigest())
 
 
 def _facts(scan: Scan, stream: BinaryIO, feed: Feed, checksum: str) -> FileFacts:
