@@ -422,12 +422,10 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
     # Step 1 finds failing rows with a read-only query, which PostgreSQL may run in parallel (a DELETE cannot);
     # step 2 moves just those rows. offset 0 keeps each parsed date and amount computed once per row. Rows equal
     # to a row of the sender's known-good batch (see _known_good_batch) are not checked again.
-    unchanged = (
-        """ and not exists (
-                        select from {t} as good
-                        where good._batch_id = %(known_good)s and good._row_hash = r._row_hash
-                    )""" if params["known_good"] != -1 else ""
-    )
+    unchanged = ""
+    if params["known_good"] != -1:
+        _find_changed_rows(conn, table, params)
+        unchanged = " and r.ctid = any(array(select row_id from ipb_changed))"
     if suspects is not None:
         # Screened: only the rows the screen flagged (the others passed the same rules in DuckDB).
         unchanged += " and r._row_number in (select unnest(%(suspect_rows)s::bigint[]))"
@@ -444,11 +442,7 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
             ) as r
             where cardinality(reasons) > 0"""
     )
-    # The rows just copied have no statistics yet: without nested loops the anti-join is a hash join, whatever
-    # the planner guesses (a nested loop would probe the known-good batch once per new row).
-    conn.execute("set local enable_nestloop = off")
     conn.execute(sql.SQL(find).format(t=table), params)
-    conn.execute("set local enable_nestloop = on")
     move = (
         f"""with moved as (
                delete from {{t}} as r using ipb_failing as f
@@ -468,6 +462,23 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
                              lineage=sql.SQL(", ").join(sql.Literal(c) for c in LINEAGE)),
         params,
     )
+
+
+def _find_changed_rows(conn: psycopg.Connection, table: sql.Composable, params: dict) -> None:
+    """The rows of the new batch whose hash is not in the known-good batch, into `ipb_changed` (their ctids). Joined
+    on the hashes alone, whichever side PostgreSQL hashes is narrow: joined on whole rows, a table analyzed while it
+    held only the known-good batch made it hash the 1,000,000 new rows with every column (estimated at one row),
+    spilling to disk, 3.7 s instead of 1.0 s. Without nested loops the anti-join is a hash join whatever the
+    planner guesses about rows that have no statistics yet (a nested loop would probe the known-good batch once per
+    new row)."""
+    conn.execute("set local enable_nestloop = off")
+    conn.execute(sql.SQL(
+        """create temp table ipb_changed on commit drop as
+           select r.ctid as row_id from {t} as r
+           where r._batch_id = %(batch)s and not exists (
+               select from {t} as good where good._batch_id = %(known_good)s and good._row_hash = r._row_hash
+           )""").format(t=table), params)
+    conn.execute("set local enable_nestloop = on")
 
 
 # How long the second connection waits for the raw table before the load summarises its ranges itself.
