@@ -19,7 +19,7 @@ class _Reference(_Plainness):
             return
         data = self._tail + chunk
         self._tail = chunk[-4:]
-        if b"\x00" in data:
+        if b"\x00" in data or b"\x1f" in data or b"\x1e" in data:
             self.plain = False
         elif b"\r" in data:
             body = data[:-1] if data.endswith(b"\r") else data
@@ -44,6 +44,7 @@ CASES = [
     b'a,b\n1,2\n', b'a,b\r\n1,2\r\n', b'a,b\n\n1,2\n', b'a,b\r\n\r\n1,2\r\n', b'a,b\r1,2\n', b'a,b\n1,2\r',
     b'a,b\n "x",2\n', b'a,b\n"x" ,2\n', b'a,b\n"x y",2\n', b'a,b\n1, "x"\r\n', b'a,b\n1,"x" \r\n', b'a\x00b\n',
     b'"a "" b",c\n', b'a,"b\nc"\n', b'a,b\r\n1,2\r\r\n', b'\n', b'\r\n', b'"', b' "', b'" ',
+    b'a,b\x1fc\n', b'a,"b\x1ec"\n',
 ]
 
 
@@ -55,8 +56,8 @@ def test_known_constructs_decide_as_before(data: bytes) -> None:
 
 def test_random_bytes_and_chunkings_decide_as_before() -> None:
     rng = random.Random(18)
-    alphabet = [b"a", b"b", b",", b" ", b'"', b"\r", b"\n", b"\r\n", b"1", b"\x00"]
-    weights = [20, 10, 8, 6, 3, 1, 6, 4, 10, 0.05]
+    alphabet = [b"a", b"b", b",", b" ", b'"', b"\r", b"\n", b"\r\n", b"1", b"\x00", b"\x1e", b"\x1f"]
+    weights = [20, 10, 8, 6, 3, 1, 6, 4, 10, 0.05, 0.05, 0.05]
     plain = 0
     for _ in range(3000):
         data = b"".join(rng.choices(alphabet, weights, k=rng.randint(0, 60)))

@@ -200,23 +200,58 @@ def test_a_screen_error_while_rows_stream_loads_the_file_by_postgres(fresh_db: s
         assert stored == (result.rows_loaded, result.rows_loaded)
 
 
-def test_the_screens_csv_is_unquoted_unless_a_value_needs_quotes(fresh_db: str) -> None:
-    """The screen writes its batches for COPY unquoted (PostgreSQL reads that faster); a batch with a comma, quote
-    or line break in a value is quoted instead. Either way COPY reads every value back as it was, and NULL as NULL."""
-    import pyarrow as pa
-
-    plain = pa.record_batch({"a": ["x", None, "y z", "\u00e9\\"], "b": [1, 2, 3, 4]})
-    awkward = pa.record_batch({"a": ["x,y", 'say "hi"', "two\nlines", "cr\r"], "b": [5, 6, 7, 8]})
-    unquoted, quoted = bytes(screen._csv(plain)), bytes(screen._csv(awkward))
-    assert b'"' not in unquoted and quoted.count(b'"') > 8
+def test_the_screens_copy_text_reads_back_every_value_and_its_hash(fresh_db: str) -> None:
+    """The screen hands COPY the line it hashes, in text format with the hash's separators: whatever a value holds
+    (a backslash, COPY's own escapes and end-of-data marker, line breaks, tabs, quotes), PostgreSQL reads back the
+    value as it was, NULL as NULL, with the row's number and the hash of its values."""
+    feed = feeds.SOCIAL_CARE
+    awkward = ["x,y", 'say "hi"', "two\nlines", "cr\r", "crlf\r\n", "back\\slash", "\\N", "\\.", "\\",
+               "a\\nb", "tab\there", "\u00e9\u00e8", " spaced ", "plain"]
+    width = len(feed.raw_columns)
+    rows = [[None if (r + c) % 5 == 0 else awkward[(r * width + c) % len(awkward)] for c in range(width)]
+            for r in range(len(awkward))]
+    rows.append(["plain"] * width)  # a line with nothing to escape
+    with screen.connect() as duck:
+        duck.execute("create table t (" + ", ".join(f"{c} varchar" for c in feed.raw_columns) + ")")
+        duck.executemany(f"insert into t values ({', '.join('?' * width)})", rows)
+        copy = duck.sql(f"select {screen._copy_text('_line')} as _copy from (select {screen.row_line(feed)} as _line"
+                        " from t)").to_arrow_table().column("_copy").combine_chunks()
+    text = bytes(screen._numbered(copy, 41))
+    assert text.count(b"\n") == len(rows)
     with psycopg.connect(fresh_db) as conn:
-        conn.execute("create temp table t (a text, b int)")
-        with conn.cursor().copy("copy t from stdin with (format csv)") as copy:
-            copy.write(unquoted)
-            copy.write(quoted)
-        got = conn.execute("select a, b from t order by b").fetchall()
-    assert got == [("x", 1), (None, 2), ("y z", 3), ("\u00e9\\", 4), ("x,y", 5), ('say "hi"', 6),
-                   ("two\nlines", 7), ("cr\r", 8)]
+        conn.execute("create temp table t (_row_number bigint, " + ", ".join(f"{c} text" for c in feed.raw_columns)
+                     + ", _row_hash uuid)")
+        cols = ", ".join(screen.copy_columns(feed))
+        with conn.cursor().copy(f"copy t ({cols}) from stdin with ({screen.COPY_OPTIONS})") as out:
+            out.write(text)
+        got = conn.execute(f"select _row_number, {', '.join(feed.raw_columns)}, _row_hash::text from t"
+                           " order by _row_number").fetchall()
+    assert [r[0] for r in got] == list(range(41, 41 + len(rows)))
+    assert [list(r[1:-1]) for r in got] == rows
+    assert [r[-1] for r in got] == [row_hash(r) for r in rows]
+
+
+def test_a_file_holding_the_screens_separators_loads_by_postgres_with_its_values(fresh_db: str,
+                                                                                 tmp_path: Path) -> None:
+    """The screen's COPY text separates values with x1f and marks NULL with x1e: a file holding either is not plain
+    (the file checks send it to the PostgreSQL path), and its values load as they were sent."""
+    from ipb.ingest import load_file
+
+    db.bootstrap()
+    with (FIXTURES / "cld" / "social_care_886_20261122.csv").open(newline="", encoding="utf-8") as fh:
+        header, *body = list(csv.reader(fh))
+    names = ["A\x1fB", "\x1e", "Plain"]
+    path = tmp_path / "social_care_886_20261122.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(header)
+        for i, name in enumerate(names):
+            out.writerow([name if h == "First Name" else v for h, v in zip(header, body[i], strict=True)])
+    result = load_file("social_care", path)
+    assert (result.status, result.rows_loaded) == ("loaded", len(names))
+    with psycopg.connect(fresh_db) as conn:
+        stored = conn.execute("select first_name from raw.social_care order by _row_number").fetchall()
+    assert [s[0] for s in stored] == names
 
 
 def test_the_range_of_a_computed_amount_is_util_to_moneys_in_both_engines(fresh_db: str) -> None:

@@ -104,7 +104,8 @@ def _has_pair(data: bytes, pair: bytes) -> bool:
 class _Plainness:
     """Whether a file holds only CSV that DuckDB's reader and PostgreSQL's COPY read alike, found with fast byte
     searches as the file streams past. Not plain: a NUL byte, a blank line (DuckDB skips it, COPY fails), a carriage
-    return not ending a line, spaces between a quote and its delimiter (DuckDB drops them). (A `\\.` line, COPY's
+    return not ending a line, spaces between a quote and its delimiter (DuckDB drops them), the unit or record
+    separator (x1f, x1e: the screen's COPY text separates values and marks NULL with them). (A `\\.` line, COPY's
     end-of-data marker, is a wrong field count for DuckDB, which then refuses the file; one-column files are not
     screened.) A false alarm only costs speed: the file then loads by the PostgreSQL path."""
 
@@ -131,7 +132,7 @@ class _Plainness:
     def _check(self, data: bytes) -> None:
         if not self.plain:
             return
-        if b"\x00" in data:
+        if b"\x00" in data or b"\x1f" in data or b"\x1e" in data:
             self.plain = False
             return
         # Byte pairs are compared as 16-bit words at even and at odd offsets (numpy): Python's substring search for
