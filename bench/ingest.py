@@ -107,7 +107,7 @@ def our_load(path: str) -> dict:
     imports (a loading task imports once for all its files) are reported apart."""
     t0 = time.perf_counter()
     import duckdb  # noqa: F401  (imported by the loader on its first file)
-    import pyarrow.csv  # noqa: F401
+    import pyarrow.compute  # noqa: F401
 
     from ipb.ingest import load_file
 

@@ -255,15 +255,14 @@ def _copy(conn: psycopg.Connection, feed: Feed, path: Path, file_name: str, fact
 def _copy_screened(conn: psycopg.Connection, feed: Feed, path: Path, file_name: str, facts: FileFacts,
                    params: dict, result: LoadResult) -> tuple[bool, array | None]:
     """Stream the screen's rows (raw columns and row hash, in file order) into raw with one COPY, collecting the
-    numbers of the rows it flagged (None when it did not run the rules). (False, None), with nothing copied, when
-    DuckDB cannot read the file as plain CSV."""
+    numbers of the rows it flagged. (False, None), with nothing copied, when DuckDB cannot read the file as plain
+    CSV."""
     import duckdb
 
     today = conn.execute("select current_date").fetchone()[0]  # the day the PostgreSQL rules would judge by
-    # With a known-good batch (the nightly snapshot), PostgreSQL checks only the new and changed rows, which is
-    # cheaper than the screen checking them all: the screen then only streams the rows with their hashes.
-    with_rules = params.get("known_good", -1) == -1
-    query = screen.screen_query(feed, path, facts.file_columns, facts.date_format, params, today, with_rules)
+    # Every row is screened, the nightly snapshot's too: the screen judges its rows beside the COPY for less than
+    # PostgreSQL takes to find its changed rows (0.7-0.9 s against 1.5 s per 1,000,000 CLD rows, bench/ingest.py).
+    query = screen.screen_query(feed, path, facts.file_columns, facts.date_format, params, today)
     stmt = sql.SQL("copy {} ({}) from stdin with ({})").format(
         sql.Identifier("raw", feed.name), sql.SQL(", ").join(map(sql.Identifier, screen.copy_columns(feed))),
         sql.SQL(screen.COPY_OPTIONS))
@@ -284,7 +283,7 @@ def _copy_screened(conn: psycopg.Connection, feed: Feed, path: Path, file_name: 
         log.info("%s: the screen could not read the file; loading it by the PostgreSQL path", file_name)
         return False, None
     result.rows_in_file = rows
-    return True, (suspects if with_rules else None)
+    return True, suspects
 
 
 # The parser's limit on one field: far above any real value (rules.MAX_FIELD_CHARS), low enough that a hostile field
@@ -420,22 +419,21 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
     typed = rules.typed_columns(feed.name)
     table = sql.Identifier("raw", feed.name)
     # Step 1 finds failing rows with a read-only query, which PostgreSQL may run in parallel (a DELETE cannot);
-    # step 2 moves just those rows. offset 0 keeps each parsed date and amount computed once per row. Rows equal
-    # to a row of the sender's known-good batch (see _known_good_batch) are not checked again.
-    # The rows that need checking: this batch's, or only those changed since the known-good batch, or only those
-    # the screen flagged.
+    # step 2 moves just those rows. offset 0 keeps each parsed date and amount computed once per row.
+    # The rows that need checking: the batch's, only those the screen flagged when it was screened, and of those
+    # only the ones that equal no row of the sender's known-good batch (see _known_good_batch): they passed
+    # these rules before.
     rows, only = "{t} as r where r._batch_id = %(batch)s", ""
+    if suspects is not None:
+        only = " and r._row_number in (select unnest(%(suspect_rows)s::bigint[]))"
+        params = {**params, "suspect_rows": list(suspects)}
     if params["known_good"] != -1:
-        _find_changed_rows(conn, table, params)
+        _find_changed_rows(conn, table, params, only)
         # Fetched by their ctids alone (they are this batch's rows): statistics taken before the batch loaded
         # make PostgreSQL expect no row of it, and with the batch's filter it scanned the whole batch, either
         # hashing it (1.8 s for 8,740 changed rows of 1,000,000) or, with `ctid = any(array)`, searching the array
         # once per row (52 s).
-        rows = "ipb_changed as c join {t} as r on r.ctid = c.row_id where true"
-    if suspects is not None:
-        # Screened: only the rows the screen flagged (the others passed the same rules in DuckDB).
-        only += " and r._row_number in (select unnest(%(suspect_rows)s::bigint[]))"
-        params = {**params, "suspect_rows": list(suspects)}
+        rows, only = "ipb_changed as c join {t} as r on r.ctid = c.row_id where true", ""
     find = (
         f"""create temp table ipb_failing on commit drop as
             select row_id, reasons from (
@@ -469,8 +467,9 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
     )
 
 
-def _find_changed_rows(conn: psycopg.Connection, table: sql.Composable, params: dict) -> None:
-    """The rows of the new batch whose hash is not in the known-good batch, into `ipb_changed` (their ctids). Joined
+def _find_changed_rows(conn: psycopg.Connection, table: sql.Composable, params: dict, only: str = "") -> None:
+    """The rows of the new batch (those `only` keeps) whose hash is not in the known-good batch, into `ipb_changed`
+    (their ctids). Joined
     on the hashes alone, whichever side PostgreSQL hashes is narrow: joined on whole rows, a table analyzed while it
     held only the known-good batch made it hash the 1,000,000 new rows with every column (estimated at one row),
     spilling to disk, 3.7 s instead of 1.1 s. Without nested loops the anti-join is a hash join whatever the
@@ -480,9 +479,9 @@ def _find_changed_rows(conn: psycopg.Connection, table: sql.Composable, params: 
     conn.execute(sql.SQL(
         """create temp table ipb_changed on commit drop as
            select r.ctid as row_id from {t} as r
-           where r._batch_id = %(batch)s and not exists (
+           where r._batch_id = %(batch)s{only} and not exists (
                select from {t} as good where good._batch_id = %(known_good)s and good._row_hash = r._row_hash
-           )""").format(t=table), params)
+           )""").format(t=table, only=sql.SQL(only)), params)
     conn.execute("set local enable_nestloop = on")
     conn.execute("analyze ipb_changed")  # its size, for the join that reads these rows
 
