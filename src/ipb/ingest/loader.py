@@ -394,8 +394,8 @@ def _rules_fingerprint(feed: Feed, params: dict) -> str:
 def _known_good_batch(conn: psycopg.Connection, feed: Feed, sender: str | None, fingerprint: str,
                       batch_id: int) -> int:
     """The sender's latest loaded batch checked by the same rules: its rows in raw all passed them. A row equal
-    to one of them (same row hash) passes again, so the rules run only on new and changed rows: the next night's
-    full snapshot costs about its changes. (The one rule on today's date, a birth date in the future, cannot
+    to one of them (same row hash) passes again, so PostgreSQL runs the rules only on new and changed rows (of a
+    screened file, only those the screen flagged). (The one rule on today's date, a birth date in the future, cannot
     start failing for a row that passed on an earlier day.) -1 when there is none."""
     row = conn.execute(
         """select batch_id from audit.batches
