@@ -7,9 +7,9 @@ database and each in its own process so the peak RSS is the step's own:
 2. a plain `COPY ... FROM STDIN (FORMAT csv, HEADER)` of the same file into an empty all-text table, timed as the
    statement,
 3. pandas.DataFrame.to_sql on the first 100,000 rows (--pandas-rows),
-4. our load_file of the same council's next-day file, with 1% of its rows changed (the nightly case: the rules
-   run only on new and changed rows; rows equal to the previous accepted snapshot are not checked again), after
-   an ANALYZE of the raw table, as autovacuum's would have been taken in the day between.
+4. our load_file of the same council's next-day file, with 1% of its rows changed (the nightly case: PostgreSQL
+   checks again only the rows the screen flags that equal no row of the previous accepted snapshot), after an
+   ANALYZE of the raw table, as autovacuum's would have been taken in the day between.
 
 Prints rows/s, MB/s, peak RSS and the ratios; goals: our load >= 0.5x the plain COPY rate, peak RSS < 500 MB
 (issue 18). Each file is left to settle first (the loader waits for a file written moments ago: a file
