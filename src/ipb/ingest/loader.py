@@ -425,7 +425,9 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
     # these rules before.
     rows, only = "{t} as r where r._batch_id = %(batch)s", ""
     if suspects is not None:
-        only = " and r._row_number in (select unnest(%(suspect_rows)s::bigint[]))"
+        # A list of values, which PostgreSQL probes as a hash set: joined to its unnested rows, the batch was
+        # hashed whole whenever statistics taken before it made PostgreSQL expect none of its rows.
+        only = " and r._row_number = any(%(suspect_rows)s::bigint[])"
         params = {**params, "suspect_rows": list(suspects)}
     if params["known_good"] != -1:
         _find_changed_rows(conn, table, params, only)
@@ -449,7 +451,7 @@ def _quarantine_rule_failures(conn: psycopg.Connection, feed: Feed, params: dict
     move = (
         f"""with moved as (
                delete from {{t}} as r using ipb_failing as f
-               where r.ctid = f.row_id and r._batch_id = %(batch)s
+               where r.ctid = f.row_id  -- this batch's rows, by ctid alone (as above)
                returning r.*, f.reasons
            )
            insert into quarantine.rows (batch_id, feed, file_name, row_number, reason_code, reason,
