@@ -16,7 +16,7 @@ import pytest
 from psycopg import sql
 
 from ipb import contract, db, feeds
-from ipb.ingest import rules, screen
+from ipb.ingest import filecheck, rules, screen
 from ipb.raw_tables import row_hash
 from tests import feedrows
 
@@ -247,6 +247,10 @@ def test_a_file_holding_the_screens_separators_loads_by_postgres_with_its_values
         out.writerow(header)
         for i, name in enumerate(names):
             out.writerow([name if h == "First Name" else v for h, v in zip(header, body[i], strict=True)])
+    scan = filecheck.Scan()
+    scan.feed(path.read_bytes())
+    with path.open("rb") as fh:
+        assert not scan.facts(fh, feeds.SOCIAL_CARE, "checksum").plain_csv
     result = load_file("social_care", path)
     assert (result.status, result.rows_loaded) == ("loaded", len(names))
     with psycopg.connect(fresh_db) as conn:
